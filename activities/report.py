@@ -1,0 +1,65 @@
+"""Report stage: export the run's findings from PostgreSQL, then render every format in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from aiva.reports.writer import write_reports
+from temporalio import activity
+from temporalio.client import Client
+
+from aiva.contracts import ReportStageInput, ReportStageResult
+from aiva.reports.model import RunSummary, StageTiming, jsonl_source
+from aiva.settings import Settings
+from aiva.store import queries
+from starter.recorder import timeline
+
+
+class ReportActivities:
+    """Render a run's reports."""
+
+    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+        self._pool = pool
+        self._client = client
+        self._settings = settings
+
+    async def _stages(self, run_id: str) -> list[StageTiming]:
+        history = await self._client.get_workflow_handle(run_id).fetch_history()
+        return [
+            StageTiming(name=a.name, attempts=a.attempts, duration_ms=a.duration_ms, outcome=a.outcome,
+                        failure=a.failure or a.last_retry_failure)
+            for a in timeline(history).activities
+        ]
+
+    @activity.defn(name="render_reports")
+    async def render_reports(self, inp: ReportStageInput) -> ReportStageResult:
+        """Write the requested formats under REPORTS_DIR/<run id>/ (each file atomically)."""
+        out_dir = self._settings.resolved_reports_dir.resolve() / inp.run_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="aiva-report-") as tmp:
+            jsonl = Path(tmp) / "findings.jsonl"
+            async with self._pool.acquire() as conn:
+                facts = await queries.run_facts(conn, inp.run_id)
+                if facts is None:
+                    facts = queries.RunFacts(inp.run_id, inp.product, datetime.now(UTC), [], {}, 0)
+                    jsonl.write_bytes(b"")
+                else:
+                    await queries.export_run_findings(conn, inp.run_id, jsonl, facts)
+            activity.heartbeat("exported")
+            a = facts.analysis
+            summary = RunSummary(
+                run_id=inp.run_id, product=facts.product, started_at=facts.started_at,
+                finished_at=datetime.now(UTC), reports=facts.reports, total_findings=facts.total,
+                new=a.get("new", 0), active=a.get("active", 0), reopened=a.get("reopened", 0),
+                mitigated=a.get("mitigated", 0), unchanged=a.get("unchanged", 0),
+                by_severity=dict(facts.by_severity), by_risk=dict(facts.by_risk), by_status=dict(facts.by_status),
+                tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id),
+            )
+            files = await asyncio.to_thread(write_reports, summary, jsonl_source(jsonl), out_dir, inp.formats)
+        async with self._pool.acquire() as conn:
+            await queries.finish_run(conn, inp.run_id, files)
+        return ReportStageResult(files=files)

@@ -1,0 +1,153 @@
+"""Inputs and results of the pipeline workflow and of each activity (one model each).
+
+These cross the Temporal boundary, so they stay small: ids, paths and counts,
+never findings (claim check: findings live in PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiva.enums import ModuleName, Severity
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportInput(_Contract):
+    """One scanner report to ingest."""
+
+    path: str = Field(min_length=1)
+    format: str | None = None
+    target: str | None = None
+    complete: bool = True
+
+
+class PipelineInput(_Contract):
+    """What `aiva start` asks for."""
+
+    product: str = Field(min_length=1, max_length=200)
+    reports: list[ReportInput] = Field(min_length=1, max_length=200)
+    remediation: bool = True
+    min_ticket_severity: Severity = Severity.HIGH
+    report_formats: list[str] = ["html", "pdf", "json"]
+    requested_by: str = "cli"
+
+
+class StageCounts(_Contract):
+    """Counts the progress query and the result report."""
+
+    reports: int = 0
+    ingested_findings: int = 0
+    new: int = 0
+    active: int = 0
+    reopened: int = 0
+    mitigated: int = 0
+    unchanged: int = 0
+    critical: int = 0
+    high: int = 0
+    tickets_opened: int = 0
+
+
+class PipelineProgress(_Contract):
+    """Answer of the `progress` query."""
+
+    stage: str = "pending"
+    status: str = "running"
+    stages_done: list[str] = []
+    counts: StageCounts = StageCounts()
+    cancel_reason: str | None = None
+    error: str | None = None
+
+
+class PipelineResult(_Contract):
+    """What a completed run returns."""
+
+    run_id: str
+    product: str
+    counts: StageCounts
+    reports: dict[str, str] = {}
+    warnings: int = 0
+
+
+class IngestInput(_Contract):
+    """Scan stage: parse one report and store its findings."""
+
+    run_id: str
+    product: str
+    index: int = Field(ge=0)
+    report: ReportInput
+
+
+class IngestResult(_Contract):
+    """Claim check for one ingested report."""
+
+    scan_id: int
+    format: str
+    findings: int
+    warnings: int
+    sha256: str
+
+
+class RunRef(_Contract):
+    """Input of the stages that work on a whole run."""
+
+    run_id: str
+    product: str
+
+
+class AnalysisResult(_Contract):
+    """Lifecycle counts of the run against the product's stored findings."""
+
+    total: int
+    new: int
+    active: int
+    reopened: int
+    mitigated: int
+    unchanged: int
+
+
+class RiskResult(_Contract):
+    """How the run's open findings scored."""
+
+    scored: int
+    by_level: dict[str, int]
+
+
+class RemediationInput(_Contract):
+    """Remediation stage: which findings get tickets."""
+
+    run_id: str
+    product: str
+    min_severity: Severity = Severity.HIGH
+
+
+class RemediationResult(_Contract):
+    """Tickets this run opened (or why none)."""
+
+    integration: str
+    opened: int
+    already_open: int = 0
+    skipped_reason: str | None = None
+
+
+class CompensationResult(_Contract):
+    """What an undo step reverted."""
+
+    step: ModuleName
+    undone: int
+
+
+class ReportStageInput(_Contract):
+    """Report stage: which formats to write."""
+
+    run_id: str
+    product: str
+    formats: list[str]
+
+
+class ReportStageResult(_Contract):
+    """Where the reports were written."""
+
+    files: dict[str, str]

@@ -1,0 +1,344 @@
+"""SARIF 2.1.0 (OASIS): any tool that writes it (CodeQL, Semgrep, gitleaks, grype, ...).
+
+One finding per result; suppressed results are kept and marked `suppressed`.
+
+- A result with several `locations` is ONE finding, at its first location (the others are
+  listed in the description). SARIF 2.1.0 section 3.27.12 allows more than one location
+  only when the problem "can only be corrected by making a change at every location"
+  and forbids using them for independent occurrences; GitHub code scanning also keeps
+  the first. (njsscan's node_password result pointing at the `type = "text"` and the
+  `type = "password"` lines is one weakness, one fix.)
+- A result repeated with the same identity (below) is one finding: the first is kept.
+  Two cases in practice: a log that lists byte-identical results several times (a
+  converter bug: bash-report.sarif repeats 3 results 6 times each, same rule, file,
+  line, snippet and partialFingerprints), and secret scanners that report the same
+  secret at the same file and line once per git commit (gitleaks' SARIF: a feature
+  commit and its merge commit). The commit is provenance, not identity, as in the
+  gitleaks and trufflehog parsers.
+- A result without `ruleId` / rule reference (gitleaks 7's SARIF) takes the id of the
+  run's rule whose id or name starts its message ("AWS Access Key secret detected").
+
+Severity: a rule's or result's `security-severity` property (a CVSS-like number,
+GitHub code scanning's convention) wins; otherwise `level`: error->high,
+warning->medium, note->low, none->info (SARIF's default level is warning).
+Fingerprint "sarif/1": tool name, rule id, and the result's `fingerprints` when the
+tool provides them (SARIF says they are stable across runs); otherwise the primary
+location (artifact URI, start line, start column, logical location). The column
+separates two results of one rule on one line (two calls on the same line).
+`partialFingerprints` are not used: they are tool-specific inputs to a fingerprint, not
+fingerprints, and change with the tool's version.
+
+Secrets (gitleaks, trufflehog, ... as the run's tool): the secret is the result's
+`properties.offender` / `secret` / `Secret` / `match` when given, and is scrubbed from the
+snippet and message (the rest of the line stays readable); without it the whole snippet
+is treated as the secret and redacted. `secret_hash` is the keyed hash. Such results
+carry CWE-798 unless the tool names another CWE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import ijson
+
+from aiva.enums import Confidence, FindingCategory, Severity
+from aiva.errors import ReportParseError
+from aiva.fingerprint import fingerprint
+from aiva.parsers._sast_helpers import entry_errors
+from aiva.parsers.base import (
+    ParseContext,
+    ReportSource,
+    cwe_refs,
+    first,
+    parse_cvss,
+    severity_from_table,
+    vuln_refs,
+)
+from aiva.schemas import Finding, Location, ToolInfo
+from aiva.secrets import redact, scrub, secret_hash
+
+LEVELS = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "note": Severity.LOW, "none": Severity.INFO}
+STREAM_ABOVE_BYTES = 64 * 1024 * 1024
+SECRET_TOOLS = frozenset({"gitleaks", "trufflehog", "detect-secrets", "ggshield", "secretlint"})
+_CWE_IN_TEXT = re.compile(r"CWE[-_/ ]?0*(\d{1,5})", re.IGNORECASE)
+_VULN_IN_TEXT = re.compile(r"\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b", re.IGNORECASE)
+
+
+class SarifParser:
+    """Static Analysis Results Interchange Format 2.1.0."""
+
+    name: ClassVar[str] = "sarif"
+    fingerprint_version: ClassVar[str] = "sarif/1"
+
+    def sniff(self, source: ReportSource) -> bool:
+        """A JSON object naming a SARIF version or schema, with runs."""
+        head = source.text_head()
+        return head.startswith("{") and '"runs"' in head and ("sarif" in head.lower() or '"version"' in head)
+
+    def parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+        """Yield one finding per result of every run."""
+        if source.size > STREAM_ABOVE_BYTES:
+            yield from self._parse_streaming(source, ctx)
+            return
+        doc = source.load_json(self.name)
+        if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
+            raise ReportParseError(source.path, self.name, "not a SARIF log: no 'runs' array at the top")
+        seen: set[str] = set()
+        for r, run in enumerate(doc["runs"]):
+            for finding in self._run(run, f"runs[{r}]", source, ctx):
+                if finding.fingerprint not in seen:
+                    seen.add(finding.fingerprint)
+                    yield finding
+
+    def _run(self, run: Any, where: str, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+        """One run's results; a wrong-typed field raises ReportParseError naming the result."""
+        if not isinstance(run, dict):
+            raise ReportParseError(source.path, self.name, "a run is not an object", where)
+        with entry_errors(source.path, self.name, where):
+            rc = _RunContext(run, ctx)
+        results = run.get("results") or []
+        if not isinstance(results, list):
+            raise ReportParseError(source.path, self.name, "'results' is not an array", f"{where}.results")
+        for i, result in enumerate(results):
+            yield self._finding_at(result, rc, ctx, source, f"{where}.results[{i}]")
+
+    def _finding_at(
+        self, result: Any, rc: _RunContext, ctx: ParseContext, source: ReportSource, where: str
+    ) -> Finding:
+        if not isinstance(result, dict):
+            raise ReportParseError(source.path, self.name, "a result is not an object", where)
+        with entry_errors(source.path, self.name, where):
+            return self._finding(result, rc, ctx)
+
+    def _parse_streaming(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+        seen: set[str] = set()
+        for finding in self._stream_results(source, ctx):
+            if finding.fingerprint not in seen:
+                seen.add(finding.fingerprint)
+                yield finding
+
+    def _stream_results(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+        try:
+            with source.open() as f:
+                runs = [
+                    {"tool": t} for t in ijson.items(f, "runs.item.tool", use_float=True)
+                ]
+            if len(runs) != 1:
+                # Results can only be tied to their run's rules cheaply when there is one run.
+                doc = source.load_json(self.name)
+                doc_runs = doc.get("runs") if isinstance(doc, dict) else None
+                for r, run in enumerate(doc_runs if isinstance(doc_runs, list) else []):
+                    yield from self._run(run, f"runs[{r}]", source, ctx)
+                return
+            with source.open() as f:
+                prov = list(ijson.items(f, "runs.item.versionControlProvenance", use_float=True))
+            if prov:
+                runs[0]["versionControlProvenance"] = prov[0]
+            with entry_errors(source.path, self.name, "runs[0]"):
+                rc = _RunContext(runs[0], ctx)
+            with source.open() as f:
+                for i, result in enumerate(ijson.items(f, "runs.item.results.item", use_float=True)):
+                    yield self._finding_at(result, rc, ctx, source, f"runs[0].results[{i}]")
+        except ijson.JSONError as e:
+            raise ReportParseError(source.path, self.name, f"invalid JSON: {e}") from e
+
+    def _finding(self, result: dict[str, Any], rc: _RunContext, ctx: ParseContext) -> Finding:
+        warnings: list[str] = []
+        rule_id = _rule_id(result)
+        rule = rc.rule(rule_id, result)
+        if rule_id is None:
+            rule_id, rule = rc.rule_from_message(_text(result.get("message")))
+        props = {**(rule.get("properties") or {}), **(result.get("properties") or {})}
+        message = (
+            _text(result.get("message")) or _text(rule.get("shortDescription")) or rule_id or "SARIF result"
+        )
+        phys, logical = _primary_location(result)
+        region = phys.get("region") or {}
+        uri = (phys.get("artifactLocation") or {}).get("uri")
+        line = region.get("startLine")
+        column = region.get("startColumn")
+        snippet = _text(region.get("snippet"))
+        fps = result.get("fingerprints") or {}
+        identity: tuple[Any, ...] = (
+            ("fp", sorted(f"{k}={v}" for k, v in fps.items()))
+            if isinstance(fps, dict) and fps
+            else ("loc", uri, line, column if isinstance(column, int) else None, logical)
+        )
+        is_secret = rc.tool.name.lower() in SECRET_TOOLS
+        secret_h = None
+        if is_secret:
+            secret = _secret_of(result)
+            if secret:
+                secret_h = secret_hash(secret, ctx.secret_key)
+                snippet = scrub(snippet, secret) if snippet else redact(secret)
+                message = scrub(message, secret)
+            elif snippet:
+                secret_h = secret_hash(snippet, ctx.secret_key)
+                message = message.replace(snippet, redact(snippet))
+                snippet = redact(snippet)
+        others = _other_locations(result)
+        if others:
+            message += "\n\nAlso at: " + ", ".join(others)
+        severity = _severity(result, rule, props)
+        tags = [str(t) for t in (props.get("tags") or []) if isinstance(t, (str, int))]
+        cwe_sources: list[Any] = [m.group(1) for t in tags for m in _CWE_IN_TEXT.finditer(t)]
+        for key in ("cwe", "CWE", "cwe_id"):
+            val = props.get(key)
+            for item in val if isinstance(val, list) else [val]:
+                if item is not None:
+                    cwe_sources += [m.group(1) for m in _CWE_IN_TEXT.finditer(str(item))] or [item]
+        vulns = [rule_id] if rule_id and _VULN_IN_TEXT.fullmatch(rule_id) else []
+        vulns += _VULN_IN_TEXT.findall(message[:2000])
+        vector = props.get("cvssV3_vector") or props.get("cvssv3_baseVector") or props.get("cvss_vector")
+        return Finding(
+            fingerprint=fingerprint(self.fingerprint_version, rc.tool.name, rule_id, *identity),
+            fingerprint_version=self.fingerprint_version,
+            format=self.name,
+            tool=rc.tool,
+            category=FindingCategory.SECRET if is_secret else rc.category,
+            rule_id=rule_id,
+            title=_title(rule, rule_id, message),
+            description=message,
+            severity=severity,
+            confidence=_confidence(props),
+            cwes=cwe_refs(cwe_sources or ([798] if is_secret else []), warnings),
+            vulnerability_ids=vuln_refs(vulns),
+            cvss_v3=parse_cvss(vector if isinstance(vector, str) else None, warnings),
+            location=Location(
+                file_path=_strip_file_scheme(uri),
+                start_line=line if isinstance(line, int) and line >= 0 else None,
+                end_line=region.get("endLine") if isinstance(region.get("endLine"), int) else None,
+                snippet=snippet,
+            ),
+            target=rc.target,
+            references=tuple(x for x in (rule.get("helpUri"),) if x),
+            remediation=_text(rule.get("help")),
+            raw_id=result.get("guid") or result.get("correlationGuid"),
+            suppressed=bool(result.get("suppressions")),
+            secret_hash=secret_h,
+            tags=tuple(tags[:20]),
+            warnings=tuple(warnings),
+        )
+
+
+class _RunContext:
+    """A run's tool, rules and target, looked up once per run."""
+
+    def __init__(self, run: dict[str, Any], ctx: ParseContext) -> None:
+        driver = ((run.get("tool") or {}).get("driver")) or {}
+        self.tool = ToolInfo(
+            name=str(driver.get("name") or "sarif"),
+            version=first(driver.get("semanticVersion"), driver.get("version")),
+        )
+        self.rules_list: list[dict[str, Any]] = [r for r in driver.get("rules") or [] if isinstance(r, dict)]
+        self.rules = {str(r.get("id")): r for r in self.rules_list if r.get("id") is not None}
+        prov = run.get("versionControlProvenance") or []
+        repo = prov[0].get("repositoryUri") if prov and isinstance(prov[0], dict) else None
+        self.target = ctx.target or repo
+        is_secret = self.tool.name.lower() in SECRET_TOOLS
+        self.category = FindingCategory.SECRET if is_secret else FindingCategory.SAST
+
+    def rule(self, rule_id: str | None, result: dict[str, Any]) -> dict[str, Any]:
+        idx = result.get("ruleIndex")
+        if idx is None:
+            idx = (result.get("rule") or {}).get("index")
+        if isinstance(idx, int) and 0 <= idx < len(self.rules_list):
+            return self.rules_list[idx]
+        return self.rules.get(rule_id or "", {})
+
+    def rule_from_message(self, message: str) -> tuple[str | None, dict[str, Any]]:
+        """For a result naming no rule: the rule whose id (or name) starts the message, longest first."""
+        best: tuple[str | None, dict[str, Any]] = (None, {})
+        best_len = 0
+        for r in self.rules_list:
+            for label in (r.get("id"), r.get("name")):
+                if isinstance(label, str) and len(label) > best_len and message.startswith(label):
+                    rest = message[len(label):len(label) + 1]
+                    if rest in ("", " ", ":", ".", ","):
+                        best, best_len = (str(r.get("id") or label), r), len(label)
+        return best
+
+
+def _secret_of(result: dict[str, Any]) -> str | None:
+    """The secret a secret scanner put in the result's properties (gitleaks: offender), if any."""
+    props = result.get("properties")
+    if not isinstance(props, dict):
+        return None
+    for key in ("offender", "secret", "Secret", "match", "Match"):
+        value = props.get(key)
+        if isinstance(value, str) and value.strip() and value.strip() != "REDACTED":
+            return value.strip()
+    return None
+
+
+def _other_locations(result: dict[str, Any]) -> list[str]:
+    """'uri:line' of every location after the first (SARIF: all must change to fix the result)."""
+    out: list[str] = []
+    locs = result.get("locations")
+    for loc in locs[1:] if isinstance(locs, list) else []:
+        phys = loc.get("physicalLocation") if isinstance(loc, dict) else None
+        if not isinstance(phys, dict):
+            continue
+        uri = _strip_file_scheme((phys.get("artifactLocation") or {}).get("uri"))
+        line = (phys.get("region") or {}).get("startLine")
+        if uri:
+            out.append(f"{uri}:{line}" if isinstance(line, int) else uri)
+    return out[:20]
+
+
+def _rule_id(result: dict[str, Any]) -> str | None:
+    rid = result.get("ruleId") or (result.get("rule") or {}).get("id")
+    return str(rid) if rid is not None else None
+
+
+def _text(msg: Any) -> str:
+    if isinstance(msg, dict):
+        return str(first(msg.get("text"), msg.get("markdown")) or "")
+    return str(msg) if isinstance(msg, str) else ""
+
+
+def _title(rule: dict[str, Any], rule_id: str | None, message: str) -> str:
+    short = _text(rule.get("shortDescription"))
+    title = first(short, rule.get("name"), message.split("\n", 1)[0], rule_id) or "SARIF result"
+    return str(title)[:500]
+
+
+def _primary_location(result: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    locs = result.get("locations") or []
+    if not locs or not isinstance(locs[0], dict):
+        return {}, None
+    loc = locs[0]
+    logical = loc.get("logicalLocations") or []
+    lname = logical[0].get("fullyQualifiedName") or logical[0].get("name") if logical else None
+    return loc.get("physicalLocation") or {}, lname
+
+
+def _strip_file_scheme(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    return uri[7:] if uri.startswith("file://") else uri
+
+
+def _severity(result: dict[str, Any], rule: dict[str, Any], props: dict[str, Any]) -> Severity:
+    sec = props.get("security-severity")
+    try:
+        if sec is not None:
+            return Severity.from_cvss_score(float(sec))
+    except (TypeError, ValueError):
+        pass
+    level = result.get("level") or (rule.get("defaultConfiguration") or {}).get("level") or "warning"
+    return severity_from_table(level, LEVELS, Severity.MEDIUM)
+
+
+def _confidence(props: dict[str, Any]) -> Confidence:
+    p = str(props.get("precision") or props.get("confidence") or "").lower()
+    return {
+        "very-high": Confidence.CERTAIN, "high": Confidence.FIRM, "medium": Confidence.FIRM,
+        "low": Confidence.TENTATIVE,
+    }.get(p, Confidence.UNKNOWN)
+
+
+PARSER = SarifParser()
+SNIFF_PRIORITY = 90

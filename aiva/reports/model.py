@@ -1,0 +1,86 @@
+"""What a report is rendered from: the run's summary and its findings with their state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiva.enums import RiskLevel, VulnerabilityStatus
+from aiva.schemas import Finding
+
+
+class ReportFinding(BaseModel):
+    """A finding as it stands in the product after this run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    finding: Finding
+    status: VulnerabilityStatus
+    risk_score: float = Field(ge=0.0, le=10.0)
+    risk_level: RiskLevel
+    first_seen: datetime
+    last_seen: datetime
+    occurrences: int = 1
+    change: str = "unchanged"  # what this run did to it: new, reopened, mitigated, unchanged
+
+
+class StageTiming(BaseModel):
+    """How one pipeline activity went, read from the workflow history."""
+
+    name: str
+    attempts: int
+    duration_ms: float | None
+    outcome: str
+    failure: str | None = None
+
+
+class TrendPoint(BaseModel):
+    """One earlier (or this) run's counts, for the report's trend chart; oldest first in RunSummary.trend."""
+
+    run_id: str
+    started_at: datetime
+    open: int = 0
+    new: int = 0
+    mitigated: int = 0
+
+
+class RunSummary(BaseModel):
+    """The run as a whole: who, what, when, and the counts a reader needs first."""
+
+    run_id: str
+    product: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    reports: list[str] = []
+    total_findings: int = 0
+    new: int = 0
+    active: int = 0
+    reopened: int = 0
+    mitigated: int = 0
+    unchanged: int = 0
+    by_severity: dict[str, int] = {}
+    by_risk: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    tickets_opened: int = 0
+    stages: list[StageTiming] = []
+    trend: list[TrendPoint] = []  # optional: previous runs of the product (oldest first), for the trend chart
+
+
+FindingsSource = Callable[[], Iterator[ReportFinding]]
+
+
+def jsonl_source(path: Path) -> FindingsSource:
+    """A re-iterable source of findings streamed from a JSON Lines file (one ReportFinding per line)."""
+
+    def _iter() -> Iterator[ReportFinding]:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    yield ReportFinding.model_validate(orjson.loads(line))
+
+    return _iter

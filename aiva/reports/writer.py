@@ -1,0 +1,120 @@
+"""Write a run's reports: every requested format from one pass over the findings.
+
+    paths = write_reports(summary, jsonl_source(path), out_dir, ["html", "pdf", "json", "csv", "sarif"])
+
+Each format is written to a hidden temporary file in `out_dir` and moved into place
+with `os.replace` only after every format has been written completely: either all the
+requested files appear whole, or (when anything raises) none does and the temporary
+files are removed. Re-running a report replaces the previous files atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from aiva.reports.common import ReportSink
+from aiva.reports.csv_export import CsvSink
+from aiva.reports.html_report import HtmlSink, PdfSink
+from aiva.reports.json_export import JsonSink
+from aiva.reports.model import FindingsSource, RunSummary
+from aiva.reports.sarif_export import SarifSink
+
+SinkFactory = Callable[[RunSummary, BinaryIO], ReportSink]
+
+SINKS: dict[str, SinkFactory] = {
+    "html": lambda summary, out: HtmlSink(summary, out),
+    "pdf": lambda summary, out: PdfSink(summary, out),
+    "json": lambda summary, out: JsonSink(summary, out),
+    "csv": lambda summary, out: CsvSink(out),
+    "sarif": lambda summary, out: SarifSink(summary, out),
+}
+KNOWN_FORMATS: tuple[str, ...] = tuple(SINKS)
+EXTENSIONS: dict[str, str] = {"html": "html", "pdf": "pdf", "json": "json", "csv": "csv", "sarif": "sarif"}
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _slug(text: str, limit: int = 80) -> str:
+    return _UNSAFE.sub("-", text).strip(".-")[:limit] or "x"
+
+
+def report_basename(summary: RunSummary) -> str:
+    """The reports' file name without extension: "aiva-<product>-<run id>", reduced to safe characters."""
+    return f"aiva-{_slug(summary.product)}-{_slug(summary.run_id)}"
+
+
+def normalize_formats(formats: Sequence[str]) -> list[str]:
+    """Lower-cased, de-duplicated formats in the given order; ValueError naming any unknown one."""
+    out: list[str] = []
+    for fmt in formats:
+        name = fmt.strip().lower()
+        if name not in SINKS:
+            raise ValueError(f"unknown report format {fmt!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def write_reports(
+    summary: RunSummary,
+    findings: FindingsSource,
+    out_dir: Path,
+    formats: Sequence[str],
+    *,
+    basename: str | None = None,
+) -> dict[str, str]:
+    """Write the requested report formats for one run into `out_dir`; return format -> file path.
+
+    Formats: html, pdf, json, csv, sarif (see KNOWN_FORMATS). An unknown format raises
+    ValueError before anything is written. The findings are read once and fed to every
+    format; PDF rendering (weasyprint) runs synchronously at the end. Files are named
+    `<basename>.<ext>` (default `report_basename(summary)`).
+    """
+    wanted = normalize_formats(formats)
+    if not wanted:
+        return {}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = _slug(basename) if basename else report_basename(summary)
+
+    temps: list[tuple[str, str, BinaryIO]] = []  # (format, temp path, open file)
+    sinks: list[ReportSink] = []
+    done = False
+    try:
+        for fmt in wanted:
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{base}.", suffix=f".{EXTENSIONS[fmt]}.part")
+            fh = os.fdopen(fd, "wb", buffering=1 << 20)
+            temps.append((fmt, tmp, fh))
+            sinks.append(SINKS[fmt](summary, fh))
+        for item in findings():
+            for sink in sinks:
+                sink.add(item)
+        for sink in sinks:
+            sink.finish()
+        for _, _, fh in temps:
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+        result: dict[str, str] = {}
+        for fmt, tmp, _ in temps:
+            final = out_dir / f"{base}.{EXTENSIONS[fmt]}"
+            os.replace(tmp, final)
+            result[fmt] = str(final)
+        done = True
+        return result
+    finally:
+        if not done:
+            for sink in sinks:
+                with contextlib.suppress(Exception):
+                    sink.abort()
+            for _, tmp, fh in temps:
+                with contextlib.suppress(Exception):
+                    fh.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)

@@ -1,0 +1,103 @@
+"""Reads for reports and the CLI: a run's findings as they stand, streamed with a cursor."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+_CHANGE = {None: "unchanged", "new": "new", "reopened": "reopened", "mitigated": "mitigated"}
+
+
+@dataclass
+class RunFacts:
+    """What the report stage knows about a run besides its findings."""
+
+    run_id: str
+    product: str
+    started_at: datetime
+    reports: list[str]
+    analysis: dict[str, Any]
+    tickets_opened: int
+    by_severity: Counter[str] = field(default_factory=Counter)
+    by_risk: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+
+
+async def run_facts(conn: asyncpg.Connection, run_id: str) -> RunFacts | None:
+    """The run row, its product, its reports and its ticket count."""
+    row = await conn.fetchrow(
+        "SELECT r.run_id, p.name, r.started_at, r.analysis FROM runs r JOIN products p ON p.id = r.product_id"
+        " WHERE r.run_id = $1",
+        run_id,
+    )
+    if row is None:
+        return None
+    reports = [r["source_path"] for r in await conn.fetch(
+        "SELECT source_path FROM scans WHERE run_id = $1 ORDER BY id", run_id)]
+    tickets = await conn.fetchval(
+        "SELECT count(*) FROM tickets WHERE run_id = $1 AND status IN ('open', 'opening')", run_id
+    )
+    return RunFacts(
+        run_id=row["run_id"],
+        product=row["name"],
+        started_at=row["started_at"],
+        reports=reports,
+        analysis=orjson.loads(row["analysis"]) if row["analysis"] else {},
+        tickets_opened=int(tickets or 0),
+    )
+
+
+async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, facts: RunFacts) -> int:
+    """Write the run's findings (seen or changed by it) as ReportFinding JSON lines, riskiest first."""
+    sql = """
+        SELECT f.id, f.data::text AS data, f.status, f.risk_score, f.risk_level, f.first_seen_at, f.last_seen_at,
+               f.occurrences, f.severity, e.to_status
+          FROM findings f
+          LEFT JOIN finding_events e
+                 ON e.finding_id = f.id AND e.run_id = $1 AND NOT e.reverted AND e.actor <> 'aiva-saga'
+         WHERE f.product_id = (SELECT product_id FROM runs WHERE run_id = $1)
+           AND (f.last_seen_run = $1 OR e.id IS NOT NULL)
+         ORDER BY f.risk_score DESC, f.id
+    """
+    n = 0
+    with open(out, "wb") as fh:
+        async with conn.transaction():
+            async for r in conn.cursor(sql, run_id, prefetch=2000):
+                change = _CHANGE.get(r["to_status"], "unchanged")
+                fh.write(b'{"id":%d,"finding":%s,"status":%s,"risk_score":%s,"risk_level":%s,'
+                         b'"first_seen":%s,"last_seen":%s,"occurrences":%d,"change":%s}\n' % (
+                             r["id"], r["data"].encode(), orjson.dumps(r["status"]),
+                             orjson.dumps(float(r["risk_score"])), orjson.dumps(r["risk_level"]),
+                             orjson.dumps(r["first_seen_at"]), orjson.dumps(r["last_seen_at"]),
+                             r["occurrences"], orjson.dumps(change)))
+                facts.by_severity[r["severity"]] += 1
+                facts.by_risk[r["risk_level"]] += 1
+                facts.by_status[r["status"]] += 1
+                n += 1
+    facts.total = n
+    return n
+
+
+async def finish_run(conn: asyncpg.Connection, run_id: str, reports: dict[str, str]) -> None:
+    """Record the run's reports and close it."""
+    await conn.execute(
+        "UPDATE runs SET reports = $2::jsonb, finished_at = now(), status = 'completed' WHERE run_id = $1",
+        run_id, orjson.dumps(reports).decode(),
+    )
+
+
+async def finding_counts(conn: asyncpg.Connection, product: str) -> dict[str, int]:
+    """Current findings of a product by status."""
+    rows = await conn.fetch(
+        "SELECT f.status, count(*) AS n FROM findings f JOIN products p ON p.id = f.product_id"
+        " WHERE p.name = $1 GROUP BY f.status",
+        product,
+    )
+    return {r["status"]: r["n"] for r in rows}

@@ -1,0 +1,102 @@
+"""The composition root: settings -> PostgreSQL pool, HTTP client, Temporal client -> one Worker.
+
+Nothing else constructs dependencies; activities receive them here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.analysis import AnalysisActivities
+from activities.remediation import RemediationActivities
+from activities.report import ReportActivities
+from activities.scan import ScanActivities
+from aiva.settings import Settings
+from aiva.store.database import create_pool, database_url
+from aiva.store.migrate import migrate
+from workflows.pipeline import PipelineWorkflow
+
+log = logging.getLogger("aiva.worker")
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """A Temporal client with the pydantic converter (every client must use the same one)."""
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+    )
+
+
+def build_activities(
+    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings
+) -> list[Callable[..., Any]]:
+    """Wire every activity group to its dependencies."""
+    scan = ScanActivities(pool, settings)
+    analysis = AnalysisActivities(pool)
+    remediation = RemediationActivities(pool, http, settings)
+    report = ReportActivities(pool, client, settings)
+    return [
+        scan.ingest_report, scan.undo_ingest,
+        analysis.analyze_run, analysis.undo_analysis, analysis.score_risk,
+        remediation.open_tickets, remediation.close_run_tickets,
+        report.render_reports,
+    ]
+
+
+def build_worker(
+    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings,
+    activities: list[Callable[..., Any]] | None = None,
+) -> Worker:
+    """The pipeline workflow and its activities on the configured task queue."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[PipelineWorkflow],
+        activities=activities if activities is not None else build_activities(client, pool, http, settings),
+        max_concurrent_activities=20,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        # Cancellation reaches an activity only through a heartbeat: keep that prompt.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+    )
+
+
+@asynccontextmanager
+async def worker_resources(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Pool, httpx.AsyncClient]]:
+    """Open (and finally close) the pool, the HTTP client and the Temporal client; migrate the schema."""
+    async with AsyncExitStack() as stack:
+        url = await asyncio.to_thread(database_url, settings)
+        pool = await create_pool(url, settings.db_pool_max)
+        stack.push_async_callback(pool.close)
+        async with pool.acquire() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        stack.push_async_callback(http.aclose)
+        client = await connect_temporal(settings)
+        yield client, pool, http
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    """Run a worker until cancelled."""
+    settings = settings or Settings()
+    async with worker_resources(settings) as (client, pool, http):
+        worker = build_worker(client, pool, http, settings)
+        log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run_worker())

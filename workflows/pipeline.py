@@ -1,0 +1,268 @@
+"""The pipeline: scan -> analysis -> risk -> remediation -> report, as a saga.
+
+Each stage is an activity (or several in parallel) with its own retry policy and
+timeouts. Before each side-effecting stage runs, its undo is registered; on
+failure, on a Temporal cancel, or on the `cancel_run` signal, the undos run in
+reverse, shielded so that a second cancel cannot cut them short. Findings never
+pass through here: activities return ids and counts only (claim check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from aiva.contracts import (
+        AnalysisResult,
+        CompensationResult,
+        IngestInput,
+        IngestResult,
+        PipelineInput,
+        PipelineProgress,
+        PipelineResult,
+        RemediationInput,
+        RemediationResult,
+        ReportStageInput,
+        ReportStageResult,
+        RiskResult,
+        RunRef,
+    )
+    from aiva.enums import ModuleName
+    from workflows import search_attributes as sa
+
+T = TypeVar("T")
+
+NON_RETRYABLE = [
+    "InputError", "UnknownFormatError", "ReportParseError", "ReportTooLargeError", "UnsafeInputError",
+    "IntegrationRejected", "ConfigError", "MigrationError", "ScannerNotInstalled",
+]
+STANDARD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5, non_retryable_error_types=NON_RETRYABLE,
+)
+INTEGRATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8, non_retryable_error_types=NON_RETRYABLE,
+)
+COMPENSATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+
+
+# Side-effecting stages: on cancel, wait until the activity has really stopped, so that
+# compensation never runs while the step it undoes is still writing.
+WAIT = workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+
+
+class UserCancelled(Exception):
+    """Raised inside the workflow when the cancel_run signal arrives."""
+
+
+@workflow.defn
+class PipelineWorkflow:
+    """One AIVA run over a product's scanner reports."""
+
+    def __init__(self) -> None:
+        self._progress = PipelineProgress()
+        self._cancel_reason: str | None = None
+        self._undo: list[tuple[ModuleName, str]] = []
+        self._product = ""
+
+    @workflow.query
+    def progress(self) -> PipelineProgress:
+        """Where the run is: stage, status, counts."""
+        return self._progress
+
+    @workflow.signal
+    def cancel_run(self, reason: str) -> None:
+        """Ask the run to stop; compensation undoes what it did."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason or "cancelled by user"
+            self._progress.cancel_reason = self._cancel_reason
+
+    @workflow.run
+    async def run(self, inp: PipelineInput) -> PipelineResult:
+        """Run the five stages; compensate in reverse on failure or cancellation."""
+        run_id = workflow.info().workflow_id
+        ref = RunRef(run_id=run_id, product=inp.product)
+        self._product = inp.product
+        counts = self._progress.counts
+        counts.reports = len(inp.reports)
+        workflow.upsert_search_attributes([sa.PRODUCT.value_set(inp.product)])
+        try:
+            # scan: every report in parallel, each its own activity
+            self._enter(ModuleName.SCAN)
+            self._undo.append((ModuleName.SCAN, "undo_ingest"))
+            ingested: list[IngestResult] = await self._guard(lambda: _all_or_first_error([
+                workflow.execute_activity(
+                    "ingest_report", IngestInput(run_id=run_id, product=inp.product, index=i, report=r),
+                    result_type=IngestResult, start_to_close_timeout=timedelta(minutes=30),
+                    heartbeat_timeout=timedelta(minutes=2), retry_policy=STANDARD_RETRY,
+                    cancellation_type=WAIT,
+                )
+                for i, r in enumerate(inp.reports)
+            ]))
+            counts.ingested_findings = sum(x.findings for x in ingested)
+            workflow.upsert_search_attributes([sa.FINDINGS.value_set(counts.ingested_findings)])
+            self._done(ModuleName.SCAN)
+
+            # analysis: dedupe + lifecycle against the product's stored findings
+            self._enter(ModuleName.ANALYSIS)
+            self._undo.append((ModuleName.ANALYSIS, "undo_analysis"))
+            analysis: AnalysisResult = await self._guard(lambda: workflow.execute_activity(
+                "analyze_run", ref, result_type=AnalysisResult, start_to_close_timeout=timedelta(minutes=30),
+                retry_policy=STANDARD_RETRY, cancellation_type=WAIT,
+            ))
+            counts.new, counts.active = analysis.new, analysis.active
+            counts.reopened, counts.mitigated, counts.unchanged = (
+                analysis.reopened, analysis.mitigated, analysis.unchanged)
+            self._done(ModuleName.ANALYSIS)
+
+            # risk: derived scores, recomputed by any later run, so no undo
+            self._enter(ModuleName.RISK)
+            risk: RiskResult = await self._guard(lambda: workflow.execute_activity(
+                "score_risk", ref, result_type=RiskResult, start_to_close_timeout=timedelta(minutes=20),
+                retry_policy=STANDARD_RETRY,
+            ))
+            counts.critical = risk.by_level.get("critical", 0)
+            counts.high = risk.by_level.get("high", 0)
+            workflow.upsert_search_attributes([sa.CRITICAL.value_set(counts.critical),
+                                               sa.HIGH.value_set(counts.high)])
+            self._done(ModuleName.RISK)
+
+            # remediation: tickets for new/reopened findings; undo closes them
+            self._enter(ModuleName.REMEDIATION)
+            if inp.remediation:
+                self._undo.append((ModuleName.REMEDIATION, "close_run_tickets"))
+                rem: RemediationResult = await self._guard(lambda: workflow.execute_activity(
+                    "open_tickets",
+                    RemediationInput(run_id=run_id, product=inp.product, min_severity=inp.min_ticket_severity),
+                    result_type=RemediationResult, start_to_close_timeout=timedelta(minutes=30),
+                    schedule_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(seconds=60),
+                    retry_policy=INTEGRATION_RETRY,
+                    cancellation_type=WAIT,
+                ))
+                counts.tickets_opened = rem.opened + rem.already_open
+            self._done(ModuleName.REMEDIATION)
+
+            # report: written atomically (temp file + rename), nothing to undo
+            self._enter(ModuleName.REPORT)
+            reports: ReportStageResult = await self._guard(lambda: workflow.execute_activity(
+                "render_reports", ReportStageInput(run_id=run_id, product=inp.product, formats=inp.report_formats),
+                result_type=ReportStageResult, start_to_close_timeout=timedelta(minutes=30),
+                heartbeat_timeout=timedelta(minutes=5), retry_policy=STANDARD_RETRY,
+            ))
+            self._done(ModuleName.REPORT)
+        except BaseException as e:
+            await self._fail(e)
+            raise
+        self._progress.stage = "done"
+        self._progress.status = "completed"
+        workflow.upsert_search_attributes([sa.STAGE.value_set("done"), sa.OUTCOME.value_set("completed")])
+        workflow.upsert_memo({"summary": counts.model_dump(), "reports": reports.files})
+        return PipelineResult(
+            run_id=run_id, product=inp.product, counts=counts, reports=reports.files,
+            warnings=sum(x.warnings for x in ingested),
+        )
+
+    def _enter(self, stage: ModuleName) -> None:
+        self._progress.stage = stage.value
+        workflow.upsert_search_attributes([sa.STAGE.value_set(stage.value)])
+
+    def _done(self, stage: ModuleName) -> None:
+        self._progress.stages_done.append(stage.value)
+
+    async def _guard(self, start: Callable[[], Awaitable[T]]) -> T:
+        """Run a stage, racing it against the cancel_run signal and a Temporal cancel.
+
+        Either way the stage's activities are cancelled and AWAITED before compensation
+        starts: a Temporal cancel does not stop activities started as tasks by itself.
+        """
+        if self._cancel_reason is not None:
+            raise UserCancelled(self._cancel_reason)
+        task: asyncio.Future[T] = asyncio.ensure_future(start())
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._cancel_reason is not None)
+        except asyncio.CancelledError:
+            await _stop(task)
+            raise
+        if not task.done():
+            await _stop(task)
+            raise UserCancelled(self._cancel_reason or "cancelled")
+        return task.result()
+
+    async def _fail(self, error: BaseException) -> None:
+        """Record why the run stopped, then compensate (shielded)."""
+        if isinstance(error, UserCancelled):
+            outcome, message = "cancelled", f"cancelled by signal: {error}"
+        elif is_cancelled_exception(error):
+            outcome, message = "cancelled", "cancelled through Temporal"
+        else:
+            outcome, message = "failed", _describe(error)
+        self._progress.status = "compensating"
+        self._progress.error = message
+        workflow.upsert_search_attributes([sa.OUTCOME.value_set(outcome)])
+        await self._compensate_shielded()
+        self._progress.status = outcome
+        workflow.upsert_memo({"outcome": outcome, "error": message[:1000],
+                              "summary": self._progress.counts.model_dump()})
+        if isinstance(error, UserCancelled):
+            # Turn the in-workflow signal into a proper, non-retryable failure of the run.
+            raise ApplicationError(message, type="UserCancelled", non_retryable=True) from None
+
+    async def _compensate_shielded(self) -> None:
+        task = asyncio.ensure_future(self._compensate())
+        while True:
+            try:
+                await asyncio.shield(task)
+                return
+            except asyncio.CancelledError:
+                workflow.logger.warning("cancel requested during compensation; finishing compensation first")
+
+    async def _compensate(self) -> None:
+        ref = RunRef(run_id=workflow.info().workflow_id, product=self._product)
+        for stage, activity_name in reversed(self._undo):
+            try:
+                await workflow.execute_activity(
+                    activity_name, ref, result_type=CompensationResult,
+                    start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(minutes=2),
+                    retry_policy=COMPENSATION_RETRY,
+                )
+                self._progress.stages_done.append(f"undo:{stage.value}")
+            except ActivityError as e:
+                workflow.logger.error("compensation %s failed: %s", activity_name, e)
+                self._progress.stages_done.append(f"undo-failed:{stage.value}")
+
+
+async def _stop(task: asyncio.Future[T]) -> None:
+    """Cancel a stage and wait until its activities acknowledge (WAIT_CANCELLATION_COMPLETED)."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
+async def _all_or_first_error(aws: list[Awaitable[T]]) -> list[T]:
+    """Await every activity (none is left running behind compensation), then raise the first error."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return list(results)  # type: ignore[arg-type]
+
+
+def _describe(error: BaseException) -> str:
+    cause: BaseException | None = error
+    parts = []
+    while cause is not None and len(parts) < 4:
+        parts.append(str(cause) or type(cause).__name__)
+        cause = cause.__cause__
+    return " <- ".join(p for p in parts if p)
