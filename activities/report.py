@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from aiva.reports.writer import write_reports
 from temporalio import activity
 from temporalio.client import Client
 
 from aiva.contracts import ReportStageInput, ReportStageResult
 from aiva.reports.model import RunSummary, StageTiming, jsonl_source
+from aiva.reports.writer import write_reports
 from aiva.settings import Settings
 from aiva.store import queries
 from starter.recorder import timeline

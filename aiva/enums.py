@@ -90,7 +90,7 @@ class FindingCategory(str, Enum):
     SAST = "sast"
     SCA = "sca"
     CONTAINER = "container"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a category name, not a credential
     IAC = "iac"
     DAST = "dast"
     NETWORK = "network"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -260,10 +261,8 @@ def worker() -> None:
     from worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _run(run_worker(_settings()))
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()

@@ -36,7 +36,9 @@ class IntegrationOrchestrator:
         settings = settings or Settings()
         return cls(await connect_temporal(settings), settings)
 
-    async def start(self, inp: PipelineInput, run_id: str | None = None) -> WorkflowHandle[PipelineWorkflow, PipelineResult]:
+    async def start(
+        self, inp: PipelineInput, run_id: str | None = None
+    ) -> WorkflowHandle[PipelineWorkflow, PipelineResult]:
         """Start a run and return its handle."""
         run_id = run_id or new_run_id(inp.product)
         return await self.client.start_workflow(

@@ -10,6 +10,7 @@ real receiver should, and keeps every ticket's open/closed state.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -118,8 +119,8 @@ def _handler(book: TicketBook) -> type[BaseHTTPRequestHandler]:
                 t = book.open(key, str(body.get("run_id") or ""), title)
                 self._reply(200, {"id": t.id, "status": t.status})
             else:
-                t = book.close(str(body.get("idempotency_key") or key), str(body.get("reason") or ""))
-                self._reply(200, {"id": t.id if t else None, "status": "closed" if t else "unknown"})
+                closed = book.close(str(body.get("idempotency_key") or key), str(body.get("reason") or ""))
+                self._reply(200, {"id": closed.id if closed else None, "status": "closed" if closed else "unknown"})
 
     return Handler
 
@@ -156,10 +157,8 @@ def main() -> None:
     args = ap.parse_args()
     r = WebhookReceiver(args.port)
     print(f"AIVA webhook receiver on {r.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         r._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

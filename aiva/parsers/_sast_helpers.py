@@ -1,5 +1,6 @@
 """Small helpers shared by the SAST / secret / IaC parsers (semgrep, bandit, gitleaks,
-trufflehog, checkov, kics, gitlab_sast, sonarqube).
+trufflehog, checkov, kics, gitlab_sast, sonarqube); sarif and trivy use `entry_errors`
+and `unique`.
 
 Scanner JSON is read defensively: a field of the wrong type becomes None or empty,
 never a KeyError or TypeError escaping the parser. The module name starts with an

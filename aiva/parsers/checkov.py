@@ -16,7 +16,8 @@ The `secrets` framework's code_block is not kept (Checkov masks it, but it is st
 line that held a credential).
 
 Fingerprint "checkov/1": check_type, check id, file path, resource, and for SCA
-checks the vulnerability id, package name and version.
+checks the vulnerability id, package name and version. A failed check listed twice with
+the same identity is kept once (the first).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from aiva.parsers._sast_helpers import (
     clip,
     entry_errors,
     line_or_none,
+    unique,
 )
 from aiva.parsers.base import (
     ParseContext,
@@ -75,6 +77,9 @@ class CheckovParser:
 
     def parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         """Yield one finding per failed check of every framework report."""
+        yield from unique(self._reports(source, ctx))
+
+    def _reports(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         doc = source.load_json(self.name)
         reports = doc if isinstance(doc, list) else [doc]
         for r, report in enumerate(reports):

@@ -148,7 +148,9 @@ class SarifParser:
         warnings: list[str] = []
         rule_id = _rule_id(result)
         rule = rc.rule(rule_id, result)
-        if rule_id is None:
+        if rule_id is None and rule.get("id") is not None:
+            rule_id = str(rule["id"])  # referenced by index only
+        elif rule_id is None:
             rule_id, rule = rc.rule_from_message(_text(result.get("message")))
         props = {**(rule.get("properties") or {}), **(result.get("properties") or {})}
         message = (

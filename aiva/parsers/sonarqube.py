@@ -338,11 +338,15 @@ class _TableReader(HTMLParser):
 
 
 def _read_html(source: ReportSource, fmt: str) -> tuple[list[_Issue], dict[str, _Rule], str | None]:
-    with source.text_stream() as stream:
-        reader = _TableReader()
-        while chunk := stream.read(1 << 16):
-            reader.feed(chunk)
-        reader.close()
+    reader = _TableReader()
+    try:
+        with source.text_stream() as stream:
+            while chunk := stream.read(1 << 16):
+                reader.feed(chunk)
+            reader.close()
+    except (AssertionError, ValueError) as e:  # html.parser asserts on some malformed declarations
+        line, col = reader.getpos()
+        raise ReportParseError(source.path, fmt, f"malformed HTML: {e}", f"line {line}, column {col}") from e
     if not reader.closed_html or reader.open_tables:
         line, col = reader.getpos()
         raise ReportParseError(
@@ -425,8 +429,11 @@ def _html_to_text(html: str) -> str:
     if not html:
         return ""
     p = _TextOnly()
-    p.feed(html)
-    p.close()
+    try:
+        p.feed(html)
+        p.close()
+    except (AssertionError, ValueError):  # a malformed rule description: keep what was read
+        pass
     return _squeeze("".join(p.parts))
 
 

@@ -7,6 +7,9 @@ Misconfigurations: only Status FAIL is a finding (an entry without Status, as ol
 Trivy writes, counts as FAIL). PASS and EXCEPTION entries, which Trivy lists only with
 --include-non-failures (EXCEPTION = waived by a Rego exception policy), are not findings;
 the per-result MisconfSummary counters are not findings either.
+Secrets: `secret_hash` is set only when Trivy gives the secret in clear (`Secret`); by
+default Trivy masks it (Match "GITHUB_PAT=*****"), and a hash of the masked text would
+make different secrets look identical. The clear secret is scrubbed from every text.
 An entry repeated with the same identity (below) is kept once (the first). A field of
 the wrong type raises ReportParseError naming the Results entry.
 
@@ -223,7 +226,10 @@ class TrivyParser:
 
     def _secret(self, s: dict[str, Any], target: str, artifact: str | None, ctx: ParseContext) -> Finding:
         match = str(s.get("Match") or "")
-        secret = str(s.get("Secret") or "") or match
+        raw_secret = s.get("Secret")
+        # Only a clear secret is hashed: Trivy masks by default ("GITHUB_PAT=*****"), and the hash of a
+        # masked line would make two different secrets look like the same one.
+        secret = raw_secret.strip() if isinstance(raw_secret, str) and raw_secret.strip().strip("*") else ""
         rule = str(s.get("RuleID") or "")
         return Finding(
             fingerprint=fingerprint(self.fingerprint_version, "secret", target, rule, s.get("StartLine")),
@@ -233,9 +239,7 @@ class TrivyParser:
             category=FindingCategory.SECRET,
             rule_id=rule or None,
             title=str(first(s.get("Title"), rule, "Secret")),
-            description=(
-                scrub(f"Secret found: {match}", secret) if s.get("Secret") else f"Secret found: {match}"
-            ),
+            description=scrub(f"Secret found: {match}", secret) if secret else f"Secret found: {match}",
             severity=severity_from_table(s.get("Severity"), SEVERITY),
             confidence=Confidence.FIRM,
             cwes=cwe_refs([798], []),
@@ -243,7 +247,7 @@ class TrivyParser:
                 file_path=target or None,
                 start_line=s.get("StartLine"),
                 end_line=s.get("EndLine"),
-                snippet=redact(secret) if s.get("Secret") else match or None,
+                snippet=(scrub(match, secret) if match else redact(secret)) if secret else match or None,
             ),
             target=artifact,
             raw_id=rule or None,

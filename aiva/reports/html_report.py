@@ -16,6 +16,7 @@ Content-Security-Policy as defence in depth.
 from __future__ import annotations
 
 import heapq
+import logging
 import itertools
 from collections import Counter
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+_log = logging.getLogger(__name__)
 _KNOWN_CHANGES = frozenset({"new", "reopened", "mitigated", "unchanged"})
 
 _env: Environment | None = None
@@ -147,13 +149,66 @@ def _badge_rows(counts: dict[str, int], order: tuple[str, ...]) -> list[tuple[st
     return [(k, n, k if k in SEVERITY_COLORS else "other") for k, n in _ordered_counts(counts, order)]
 
 
-def _reference(ref: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference as shown: its text, and whether it may be a link (http and https only)."""
+
+    text: str
+    link: bool
+
+
+def _reference(ref: str) -> Reference:
     low = ref.strip().lower()
-    return {"text": ref, "link": low.startswith(("https://", "http://"))}
+    return Reference(ref, low.startswith(("https://", "http://")))
 
 
-def finding_view(item: ReportFinding, *, text_limit: int, snippet_limit: int) -> dict[str, Any]:
-    """What the template shows of one finding (plain strings; the template escapes them)."""
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    """What the template shows of one finding: plain strings, escaped by the template.
+
+    A slotted class rather than a dict: Jinja resolves `f.title` by attribute first,
+    and a dict's failed attribute lookups cost an exception each (thousands per page).
+    """
+
+    id: int
+    title: str
+    severity: str
+    risk_level: str
+    risk_score: str
+    status: str
+    is_open: bool
+    change: str
+    change_class: str
+    tool: str
+    rule: str
+    category: str
+    confidence: str
+    cves: list[str]
+    cwes: list[str]
+    cvss: str
+    component: str
+    version: str
+    fixed_version: str
+    purl: str
+    location: str
+    endpoint: str
+    target: str
+    description: str
+    description_cut: bool
+    snippet: str
+    snippet_cut: bool
+    remediation: str
+    remediation_generic: bool
+    remediation_cut: bool
+    references: list[Reference]
+    first_seen: str
+    last_seen: str
+    occurrences: int
+    fingerprint: str
+
+
+def finding_view(item: ReportFinding, *, text_limit: int, snippet_limit: int) -> FindingView:
+    """What the template shows of one finding (long texts cut to the limits)."""
     f = item.finding
     comp = f.component
     description, description_cut = truncate(f.description, text_limit)
@@ -161,55 +216,77 @@ def finding_view(item: ReportFinding, *, text_limit: int, snippet_limit: int) ->
     guidance, generic = remediation_for(f)
     guidance, guidance_cut = truncate(guidance, text_limit)
     cvss = f.cvss_v3 or f.cvss_v4
-    return {
-        "id": item.id,
-        "title": f.title,
-        "severity": f.severity.value,
-        "risk_level": item.risk_level.value,
-        "risk_score": f"{item.risk_score:.1f}",
-        "status": item.status.value.replace("_", " "),
-        "is_open": item.status.is_open,
-        "change": item.change,
-        "change_class": item.change if item.change in _KNOWN_CHANGES else "other",
-        "tool": f.tool.name + (f" {f.tool.version}" if f.tool.version else ""),
-        "rule": f.rule_id or rule_key(f),
-        "category": f.category.value,
-        "confidence": f.confidence.value,
-        "cves": [v.id for v in f.vulnerability_ids],
-        "cwes": [str(c) for c in f.cwes],
-        "cvss": f"{cvss.base_score:.1f} ({cvss.vector})" if cvss else "",
-        "component": comp.name if comp else "",
-        "version": (comp.version or "") if comp else "",
-        "fixed_version": (comp.fixed_version or "") if comp else "",
-        "purl": (comp.purl or "") if comp else "",
-        "location": location_text(f) or "",
-        "endpoint": endpoint_text(f) or "",
-        "target": f.target or "",
-        "description": description,
-        "description_cut": description_cut,
-        "snippet": snippet,
-        "snippet_cut": snippet_cut,
-        "remediation": guidance,
-        "remediation_generic": generic,
-        "remediation_cut": guidance_cut,
-        "references": [_reference(r) for r in f.references[:20]],
-        "first_seen": as_utc(item.first_seen).strftime("%Y-%m-%d"),
-        "last_seen": as_utc(item.last_seen).strftime("%Y-%m-%d"),
-        "occurrences": item.occurrences,
-        "fingerprint": f.fingerprint,
-    }
+    short = text_limit // 4  # identifiers and one-line fields: 1,000 characters on screen, 200 in print
+
+    def cut(text: str | None) -> str:
+        return truncate(text, short)[0]
+
+    return FindingView(
+        id=item.id,
+        title=cut(f.title),
+        severity=f.severity.value,
+        risk_level=item.risk_level.value,
+        risk_score=f"{item.risk_score:.1f}",
+        status=item.status.value.replace("_", " "),
+        is_open=item.status.is_open,
+        change=item.change,
+        change_class=item.change if item.change in _KNOWN_CHANGES else "other",
+        tool=cut(f.tool.name + (f" {f.tool.version}" if f.tool.version else "")),
+        rule=cut(f.rule_id or rule_key(f)),
+        category=f.category.value,
+        confidence=f.confidence.value,
+        cves=[v.id for v in f.vulnerability_ids[:50]],
+        cwes=[str(c) for c in f.cwes],
+        cvss=f"{cvss.base_score:.1f} ({cvss.vector})" if cvss else "",
+        component=cut(comp.name) if comp else "",
+        version=cut(comp.version) if comp else "",
+        fixed_version=cut(comp.fixed_version) if comp else "",
+        purl=cut(comp.purl) if comp else "",
+        location=cut(location_text(f)),
+        endpoint=cut(endpoint_text(f)),
+        target=cut(f.target),
+        description=description,
+        description_cut=description_cut,
+        snippet=snippet,
+        snippet_cut=snippet_cut,
+        remediation=guidance,
+        remediation_generic=generic,
+        remediation_cut=guidance_cut,
+        references=[_reference(r) if len(r) <= short else Reference(cut(r), False) for r in f.references[:20]],
+        first_seen=as_utc(item.first_seen).strftime("%Y-%m-%d"),
+        last_seen=as_utc(item.last_seen).strftime("%Y-%m-%d"),
+        occurrences=item.occurrences,
+        fingerprint=f.fingerprint,
+    )
 
 
-def _group(items: list[ReportFinding], text_limit: int, snippet_limit: int) -> list[dict[str, Any]]:
-    groups: list[dict[str, Any]] = []
+@dataclass(frozen=True, slots=True)
+class SeverityGroup:
+    """Findings of one severity within a risk level."""
+
+    severity: str
+    findings: list[FindingView]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskGroup:
+    """Findings of one risk level, by severity."""
+
+    risk: str
+    count: int
+    severities: list[SeverityGroup]
+
+
+def _group(items: list[ReportFinding], text_limit: int, snippet_limit: int) -> list[RiskGroup]:
+    groups: list[RiskGroup] = []
     for risk, by_risk in itertools.groupby(items, key=lambda i: i.risk_level):
         subgroups = []
         count = 0
         for sev, by_sev in itertools.groupby(by_risk, key=lambda i: i.finding.severity):
             views = [finding_view(i, text_limit=text_limit, snippet_limit=snippet_limit) for i in by_sev]
             count += len(views)
-            subgroups.append({"severity": sev.value, "findings": views})
-        groups.append({"risk": risk.value, "count": count, "severities": subgroups})
+            subgroups.append(SeverityGroup(sev.value, views))
+        groups.append(RiskGroup(risk.value, count, subgroups))
     return groups
 
 
@@ -256,7 +333,7 @@ def render(summary: RunSummary, digest: Digest, *, print_variant: bool) -> Itera
             "attempts": s.attempts,
             "duration": "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}",
             "outcome": s.outcome,
-            "failure": s.failure or "",
+            "failure": truncate(s.failure, 2_000)[0],
         }
         for s in summary.stages
     ]
@@ -331,6 +408,23 @@ def _url_fetcher() -> Any:
     return URLFetcher(allowed_protocols={"data"})
 
 
+class _MissingGlyphs(logging.Filter):
+    """Swallows weasyprint's one-warning-per-character ".notdef glyph" messages, counting them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.samples: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(".notdef glyph"):
+            self.count += 1
+            if len(self.samples) < 8 and record.args:
+                self.samples.add(str(record.args[0] if isinstance(record.args, tuple) else record.args)[:8])
+            return False
+        return True
+
+
 class PdfSink:
     """Writes the PDF report: the print variant of the page (top findings only) through weasyprint."""
 
@@ -349,7 +443,19 @@ class PdfSink:
         from weasyprint import HTML  # imported lazily: loading pango costs time
 
         page = "".join(render(self._summary, self.digest, print_variant=True))
-        HTML(string=page, url_fetcher=_url_fetcher()).write_pdf(target=self._out)
+        missing = _MissingGlyphs()
+        wp_logger = logging.getLogger("weasyprint")
+        wp_logger.addFilter(missing)
+        try:
+            HTML(string=page, url_fetcher=_url_fetcher()).write_pdf(target=self._out)
+        finally:
+            wp_logger.removeFilter(missing)
+        if missing.count:
+            _log.warning(
+                "PDF report: %d characters had no font and print as boxes (e.g. %s); "
+                "install a font that covers them (Debian: fonts-noto-cjk for Chinese/Japanese/Korean)",
+                missing.count, " ".join(sorted(missing.samples)),
+            )
 
     def abort(self) -> None:
         """Nothing to release."""

@@ -28,7 +28,7 @@ class JsonSink:
         """Append one finding to the array."""
         self._out.write(b"\n" if self._first else b",\n")
         self._first = False
-        self._out.write(item.model_dump_json().encode())
+        self._out.write(item.__pydantic_serializer__.to_json(item))  # bytes, no str round trip
 
     def finish(self) -> None:
         """Close the array and the document."""

@@ -41,7 +41,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _slug(text: str, limit: int = 80) -> str:
-    return _UNSAFE.sub("-", text).strip(".-")[:limit] or "x"
+    return re.sub(r"\.{2,}", ".", _UNSAFE.sub("-", text)).strip(".-")[:limit] or "x"
 
 
 def report_basename(summary: RunSummary) -> str:

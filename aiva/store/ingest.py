@@ -7,6 +7,7 @@ whole report back, so nothing is half-stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,17 @@ import asyncpg
 
 SCAN_FINDING_COLUMNS = ("scan_id", "ord", "fingerprint", "tool", "target", "severity", "data")
 Record = tuple[int, int, str, str, str | None, str, str]
+# PostgreSQL text and jsonb cannot hold NUL; scanner text sometimes does. An escaped NUL is
+# "\u0000" preceded by an even number of backslashes (an odd number escapes the backslash).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def pg_safe(record: Record) -> Record:
+    """Replace NUL characters (which PostgreSQL refuses) by U+FFFD in a record's text."""
+    scan_id, ord_, fp, tool, target, sev, data = record
+    return (scan_id, ord_, fp, tool.replace("\x00", "\ufffd"),
+            target.replace("\x00", "\ufffd") if target else target, sev,
+            _JSON_NUL.sub(r"\1\\ufffd", data))
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,9 @@ async def store_scan(
         )
         total = 0
         warnings = 0
-        async for batch in batches(scan_id):
+        async for raw in batches(scan_id):
+            batch = [pg_safe(r) if ("\\u0000" in r[6] or "\x00" in r[3] or "\x00" in (r[4] or "")) else r
+                     for r in raw]
             await conn.copy_records_to_table("scan_findings", records=batch, columns=SCAN_FINDING_COLUMNS)
             total += len(batch)
             warnings += sum(1 for r in batch if '"warnings":[]' not in r[6])

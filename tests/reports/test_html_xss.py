@@ -11,15 +11,15 @@ harness detects a script that does run.
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 import subprocess
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from aiva.enums import Severity
-from aiva.reports.html_report import CSP, new_digest, render
+from aiva.reports.html_report import new_digest, render
 from aiva.reports.model import ReportFinding, RunSummary, StageTiming
 from aiva.reports.writer import write_reports
 from aiva.schemas import Component, Endpoint, Location, ToolInfo

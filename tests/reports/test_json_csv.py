@@ -22,7 +22,7 @@ def mixed_findings() -> list[ReportFinding]:
         fx.finding(2, title="=HYPERLINK(\"http://evil.example\",\"x\")", description="+cmd|' /C calc'!A0"),
         fx.finding(3, title="-2+3", rule_id="@SUM(1+1)", tool=ToolInfo(name="@tool"),
                    location=Location(file_path="-weird.py", start_line=1)),
-        fx.finding(4, title="＝1+1 full-width", status=VulnerabilityStatus.MITIGATED, change="mitigated"),
+        fx.finding(4, title="\uff1d1+1 full-width", status=VulnerabilityStatus.MITIGATED, change="mitigated"),
         fx.sca_finding(5, references=("https://a.example/x;y", "https://b.example/z"), tags=("t1", "t2")),
         fx.dast_finding(6, endpoint=Endpoint(url="https://h.example/p?a=1&b=2", parameter="a")),
         fx.finding(7, title="plain", warnings=("w1; with semicolon", "w2")),
@@ -58,6 +58,7 @@ def test_csv_round_trip(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(items)
     assert tuple(rows[0].keys()) == COLUMN_NAMES
+    assert all(None not in r and None not in r.values() for r in rows), "row length differs from header"
     by_fp = {r["fingerprint"]: r for r in rows}
     assert set(by_fp) == {i.finding.fingerprint for i in items}
 
@@ -70,7 +71,7 @@ def test_csv_round_trip(tmp_path: Path) -> None:
     assert by_fp["fp-000003"]["rule_id"] == "'@SUM(1+1)"
     assert by_fp["fp-000003"]["tool_name"] == "'@tool"
     assert by_fp["fp-000003"]["file_path"] == "'-weird.py"
-    assert by_fp["fp-000004"]["title"] == "'＝1+1 full-width"
+    assert by_fp["fp-000004"]["title"] == "'\uff1d1+1 full-width"
     assert by_fp["fp-000004"]["status"] == "mitigated"
     # no cell in the file starts with a formula character
     for row in rows:

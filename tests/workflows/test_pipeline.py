@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -56,7 +55,7 @@ async def test_end_to_end_reports_search_attributes_and_timeline(
     assert c.ingested_findings == 9 and c.new == 9 and c.mitigated == 0
     for kind in ("html", "pdf", "json"):
         assert Path(result.reports[kind]).is_file() and Path(result.reports[kind]).stat().st_size > 0
-    assert b"%PDF" == Path(result.reports["pdf"]).read_bytes()[:4]
+    assert Path(result.reports["pdf"]).read_bytes()[:4] == b"%PDF"
     # tickets: one per new finding at high or above, all open on the receiver
     opened = receiver.book.for_run(handle.id)
     high_plus = await pool.fetchval(
@@ -283,3 +282,44 @@ def _maybe_record(history, name: str) -> None:
     if os.environ.get("AIVA_RECORD_HISTORIES"):
         HISTORY_DIR.mkdir(exist_ok=True)
         (HISTORY_DIR / f"{name}.json").write_text(history.to_json())
+
+
+async def test_corpus_sarif_and_trivy_produce_html_pdf_json(
+        temporal_env: WorkflowEnvironment, worker: Worker, settings: Settings) -> None:
+    """The issue's acceptance run: a SARIF and a Trivy file from the shared corpus."""
+    from tests.corpus import require_corpus
+
+    corpus = require_corpus()
+    reports = [ReportInput(path=str(corpus / "sarif" / "codeQL-output.sarif")),
+               ReportInput(path=str(corpus / "trivy" / "scheme_2_many_vulns.json"))]
+    handle = await _start(temporal_env.client, settings, PipelineInput(
+        product=f"corpus-{uuid.uuid4().hex[:6]}", reports=reports, report_formats=["html", "pdf", "json"]))
+    result = await handle.result()
+    assert result.counts.ingested_findings == 72 + 5
+    import json as _json
+
+    doc = _json.loads(Path(result.reports["json"]).read_text())
+    assert len(doc["findings"]) == result.counts.new
+    assert Path(result.reports["pdf"]).read_bytes()[:4] == b"%PDF"
+    assert "codeql" in Path(result.reports["html"]).read_text().lower()
+
+
+async def test_stats_aggregate_activities_over_runs(
+        temporal_env: WorkflowEnvironment, worker: Worker, settings: Settings) -> None:
+    """`aiva stats` figures come from real histories: every pipeline activity is counted."""
+    from starter.stats import activity_stats
+
+    handle = await _start(temporal_env.client, settings, PipelineInput(
+        product=f"stats-{uuid.uuid4().hex[:6]}", reports=_examples(), report_formats=["json"]))
+    await handle.result()
+    query = f'WorkflowId="{handle.id}"'
+
+    async def visible() -> bool:
+        return [w.id async for w in temporal_env.client.list_workflows(query)] == [handle.id]
+    await _wait_for(visible)
+    rows, n = await activity_stats(temporal_env.client, query)
+    assert n == 1
+    by_name = {r.name: r for r in rows}
+    assert by_name["ingest_report"].count == 2
+    assert set(by_name) == {"ingest_report", "analyze_run", "score_risk", "open_tickets", "render_reports"}
+    assert all(r.p50_ms > 0 and r.p95_ms >= r.p50_ms and r.failure_rate == 0 for r in rows)
