@@ -22,6 +22,7 @@ from activities.analysis import AnalysisActivities
 from activities.remediation import RemediationActivities
 from activities.report import ReportActivities
 from activities.scan import ScanActivities
+from activities.triage import TriageActivities
 from aiva.settings import Settings
 from aiva.store.database import create_pool, database_url
 from aiva.store.migrate import migrate
@@ -45,11 +46,13 @@ def build_activities(
     analysis = AnalysisActivities(pool)
     remediation = RemediationActivities(pool, http, settings)
     report = ReportActivities(pool, client, settings)
+    triage = TriageActivities(pool)
     return [
         scan.ingest_report, scan.undo_ingest,
         analysis.analyze_run, analysis.undo_analysis, analysis.score_risk,
         remediation.open_tickets, remediation.close_run_tickets,
         report.render_reports,
+        triage.apply_triage,
     ]
 
 

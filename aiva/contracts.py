@@ -106,6 +106,8 @@ class AnalysisResult(_Contract):
     reopened: int
     mitigated: int
     unchanged: int
+    triaged: int = 0
+    reactivated: int = 0
 
 
 class RiskResult(_Contract):
@@ -151,3 +153,11 @@ class ReportStageResult(_Contract):
     """Where the reports were written."""
 
     files: dict[str, str]
+
+
+class TriageResult(_Contract):
+    """What a triage decision did."""
+
+    rule_id: int
+    triaged: int
+    reactivated: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import json
 import sys
 from datetime import UTC, datetime, timedelta
@@ -248,6 +249,53 @@ def stats(
             t.add_row(r.name, str(r.count), f"{r.p50_ms:,.0f}", f"{r.p95_ms:,.0f}", f"{r.failure_rate:.1%}",
                       f"{r.retry_rate:.1%}")
         out.print(t)
+    _run(go())
+
+
+@app.command()
+def triage(
+    fingerprint: str,
+    product: Annotated[str, typer.Option("--product", "-p")],
+    status_: Annotated[str, typer.Option("--status", help="false_positive, risk_accepted or out_of_scope")],
+    reason: Annotated[str, typer.Option(help="why (kept in the finding's history)")],
+    scope: Annotated[str, typer.Option(help="target, product or all (products)")] = "product",
+    target: Annotated[str | None, typer.Option(help="the asset, for --scope target")] = None,
+    expires: Annotated[str | None, typer.Option(help="risk acceptance only: e.g. 30d")] = None,
+    by: Annotated[str, typer.Option(help="who decides")] = os.environ.get("USER", "cli"),
+    run: Annotated[str | None, typer.Option(help="send as an update to this running pipeline")] = None,
+) -> None:
+    """Mark a finding false positive / risk accepted / out of scope; every later scan honours it."""
+    from aiva.triage import TriageDecision
+
+    now = datetime.now(UTC)
+    try:
+        decision = TriageDecision(
+            fingerprint=fingerprint, product=product, status=status_, reason=reason, actor=by, scope=scope,
+            target=target, expires_at=now + parse_since(expires) if expires else None)
+        decision.check(now)
+    except ValueError as e:
+        err.print(f"[red]invalid triage decision:[/red] {e}")
+        raise typer.Exit(2) from e
+
+    async def go() -> None:
+        if run:
+            from starter.orchestrator import IntegrationOrchestrator
+            from workflows.pipeline import PipelineWorkflow
+
+            orch = await IntegrationOrchestrator.create_default(_settings())
+            result = await orch.client.get_workflow_handle(run).execute_update(PipelineWorkflow.triage, decision)
+        else:
+            from activities.triage import record_and_apply
+            from aiva.store.database import create_pool, database_url
+
+            s = _settings()
+            pool = await create_pool(await asyncio.to_thread(database_url, s), 2)
+            try:
+                async with pool.acquire() as conn:
+                    result = await record_and_apply(conn, decision)
+            finally:
+                await pool.close()
+        out.print(f"rule #{result.rule_id}: {result.triaged} finding(s) now {decision.status.value}")
     _run(go())
 
 

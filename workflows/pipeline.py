@@ -34,8 +34,10 @@ with workflow.unsafe.imports_passed_through():
         ReportStageResult,
         RiskResult,
         RunRef,
+        TriageResult,
     )
     from aiva.enums import ModuleName
+    from aiva.triage import TriageDecision
     from workflows import search_attributes as sa
 
 T = TypeVar("T")
@@ -88,6 +90,22 @@ class PipelineWorkflow:
         if self._cancel_reason is None:
             self._cancel_reason = reason or "cancelled by user"
             self._progress.cancel_reason = self._cancel_reason
+
+    @workflow.update
+    async def triage(self, decision: TriageDecision) -> TriageResult:
+        """Mark a finding false positive / risk accepted / out of scope; later scans honour it."""
+        result: TriageResult = await workflow.execute_activity(
+            "apply_triage", decision, result_type=TriageResult, start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=STANDARD_RETRY,
+        )
+        return result
+
+    @triage.validator
+    def _validate_triage(self, decision: TriageDecision) -> None:
+        """Reject a decision for another product, an expiry in the past, or a target scope without a target."""
+        if decision.product != self._product:
+            raise ValueError(f"this run is for product {self._product!r}, not {decision.product!r}")
+        decision.check(workflow.now())
 
     @workflow.run
     async def run(self, inp: PipelineInput) -> PipelineResult:
@@ -165,6 +183,7 @@ class PipelineWorkflow:
         except BaseException as e:
             await self._fail(e)
             raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
         self._progress.stage = "done"
         self._progress.status = "completed"
         workflow.upsert_search_attributes([sa.STAGE.value_set("done"), sa.OUTCOME.value_set("completed")])

@@ -15,13 +15,15 @@ import orjson
 from aiva import lifecycle
 from aiva.contracts import AnalysisResult
 from aiva.enums import OPEN_STATUSES, VulnerabilityStatus
+from aiva.store.triage import apply_rules
 
 UNSPECIFIED_ASSET = "(unspecified)"
 SAGA_ACTOR = "aiva-saga"
 _OPEN = [s.value for s in OPEN_STATUSES]
 
 
-async def _lock_product(conn: asyncpg.Connection, product_id: int) -> None:
+async def lock_product(conn: asyncpg.Connection, product_id: int) -> None:
+    """Serialise lifecycle changes of one product (held until the transaction ends)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('aiva-product'), $1::int)", product_id)
 
 
@@ -37,7 +39,7 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
         product_id = await product_id_of_run(conn, run_id)
         if product_id is None:
             return AnalysisResult(total=0, new=0, active=0, reopened=0, mitigated=0, unchanged=0)
-        await _lock_product(conn, product_id)
+        await lock_product(conn, product_id)
         done = await conn.fetchval("SELECT analysis FROM runs WHERE run_id = $1", run_id)
         if done is not None:
             return AnalysisResult.model_validate_json(done)
@@ -159,6 +161,7 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
                 " SELECT finding_id, $1, from_status, to_status, reason, 'scan' FROM decisions",
                 run_id,
             )
+        triage = await apply_rules(conn, product_id, run_id)
         moved = [d[2] for d in decisions]
         reopened = moved.count(VulnerabilityStatus.REOPENED.value)
         result = AnalysisResult(
@@ -168,6 +171,8 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
             reopened=reopened,
             mitigated=moved.count(VulnerabilityStatus.MITIGATED.value),
             unchanged=len(seen) - new - reopened,
+            triaged=triage["triaged"],
+            reactivated=triage["reactivated"],
         )
         await conn.execute(
             "UPDATE runs SET analysis = $2::jsonb WHERE run_id = $1", run_id, result.model_dump_json()
@@ -181,7 +186,7 @@ async def revert_run(conn: asyncpg.Connection, run_id: str) -> int:
         product_id = await product_id_of_run(conn, run_id)
         if product_id is None:
             return 0
-        await _lock_product(conn, product_id)
+        await lock_product(conn, product_id)
         restored = await conn.fetch(
             """
             WITH rev AS (

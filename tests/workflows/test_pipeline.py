@@ -323,3 +323,38 @@ async def test_stats_aggregate_activities_over_runs(
     assert by_name["ingest_report"].count == 2
     assert set(by_name) == {"ingest_report", "analyze_run", "score_risk", "open_tickets", "render_reports"}
     assert all(r.p50_ms > 0 and r.p95_ms >= r.p50_ms and r.failure_rate == 0 for r in rows)
+
+
+async def test_triage_update_on_a_running_pipeline(
+        temporal_env: WorkflowEnvironment, worker: Worker, settings: Settings, pool: asyncpg.Pool,
+        receiver: WebhookReceiver, tmp_path: Path) -> None:
+    """The `triage` update (with its validator) marks a finding; a wrong product is rejected unrecorded."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from aiva.triage import TriageDecision
+
+    product = f"triage-{uuid.uuid4().hex[:6]}"
+    receiver.book.delay_s = 0.1  # keep the run in remediation long enough
+    try:
+        handle = await _start(temporal_env.client, settings, PipelineInput(
+            product=product, reports=[ReportInput(path=str(trivy_report(tmp_path / "t.json", 40)))],
+            min_ticket_severity="low", report_formats=["json"]))
+
+        async def in_remediation() -> bool:
+            return (await handle.query(PipelineWorkflow.progress)).stage == "remediation"
+        await _wait_for(in_remediation, timeout=60)
+        fp = await pool.fetchval(
+            "SELECT f.fingerprint FROM findings f JOIN products p ON p.id=f.product_id WHERE p.name=$1"
+            " ORDER BY f.id LIMIT 1", product)
+        with pytest.raises(WorkflowUpdateFailedError) as ei:
+            await handle.execute_update(PipelineWorkflow.triage, TriageDecision(
+                fingerprint=fp, product="someone-else", status="false_positive", reason="wrong run", actor="bob"))
+        assert "not 'someone-else'" in str(ei.value.cause)
+        res = await handle.execute_update(PipelineWorkflow.triage, TriageDecision(
+            fingerprint=fp, product=product, status="false_positive", reason="scanner bug", actor="bob"))
+        assert res.triaged == 1
+        await handle.result()
+    finally:
+        receiver.book.delay_s = 0.0
+    assert await pool.fetchval("SELECT status FROM findings WHERE fingerprint=$1", fp) == "false_positive"
+    assert await pool.fetchval("SELECT count(*) FROM triage_rules WHERE reason='wrong run'") == 0
