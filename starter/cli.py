@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

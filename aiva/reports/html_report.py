@@ -16,8 +16,8 @@ Content-Security-Policy as defence in depth.
 from __future__ import annotations
 
 import heapq
-import logging
 import itertools
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field

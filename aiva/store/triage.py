@@ -48,7 +48,7 @@ async def apply_rules(conn: asyncpg.Connection, product_id: int, run_id: str | N
     """
     async with conn.transaction():
         triaged = await conn.fetch(
-            f"""
+            f"""  # noqa: S608 - _LIVE_RULES is a constant; inputs are bind parameters
             WITH live AS ({_LIVE_RULES}), changed AS (
                 UPDATE findings f SET status = live.to_status, status_changed_at = now()
                   FROM live WHERE f.id = live.finding_id AND f.status <> live.to_status
@@ -62,7 +62,7 @@ async def apply_rules(conn: asyncpg.Connection, product_id: int, run_id: str | N
             product_id, run_id,
         )
         reactivated = await conn.fetch(
-            f"""
+            f"""  # noqa: S608 - _LIVE_RULES is a constant; inputs are bind parameters
             WITH live AS ({_LIVE_RULES}), stale AS (
                 SELECT f.id, f.status AS old FROM findings f
                  WHERE f.product_id = $1 AND f.status IN ('false_positive', 'risk_accepted', 'out_of_scope')

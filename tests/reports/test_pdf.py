@@ -16,6 +16,7 @@ import pytest
 
 from aiva.enums import Severity, VulnerabilityStatus
 from aiva.reports.html_report import PdfSink
+from aiva.reports.model import ReportFinding
 from aiva.reports.writer import write_reports
 from tests.reports import factory as fx
 
@@ -32,7 +33,7 @@ def _has_cjk_font() -> bool:
     return bool(out.strip())
 
 
-def non_latin_findings() -> list:
+def non_latin_findings() -> list[ReportFinding]:
     return [
         fx.finding(1, title="跨站脚本漏洞 (Chinese)", description="用户输入未经转义。", severity=Severity.CRITICAL,
                    risk_score=9.5),
@@ -127,3 +128,13 @@ def test_pdf_lists_top_findings_only(tmp_path: Path) -> None:
     info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
     assert pages <= 8
+
+
+def test_pdf_renderer_fetches_nothing() -> None:
+    """Defence in depth: weasyprint may not read local files or the network while rendering."""
+    from aiva.reports.html_report import _url_fetcher
+
+    fetcher = _url_fetcher()
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x.css", "https://example.org/f.woff2"):
+        with pytest.raises(ValueError):
+            fetcher(url)

@@ -101,7 +101,10 @@ def test_sarif_fits_github_code_scanning(tmp_path: Path) -> None:
     assert "bandit/rule-1" in rule_by_id
     assert rule_by_id["trivy/CVE-2024-1005"]["properties"]["security-severity"] == "9.8"  # from CVSS
 
-    loc = lambda fp: by_fp[fp]["locations"][0]  # noqa: E731
+    def loc(fp: str) -> dict[str, Any]:
+        location: dict[str, Any] = by_fp[fp]["locations"][0]
+        return location
+
     pl = loc("fp-000001")["physicalLocation"]
     assert pl["artifactLocation"] == {"uri": "src/app_1.py", "uriBaseId": "%SRCROOT%"}
     assert pl["region"]["startLine"] == 10 and pl["region"]["endLine"] == 12
