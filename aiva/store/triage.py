@@ -40,6 +40,38 @@ async def add_rule(conn: asyncpg.Connection, d: TriageDecision) -> int:
     return rule_id
 
 
+_APPLY_SQL = (
+    "WITH live AS (" + _LIVE_RULES + """), changed AS (
+        UPDATE findings f SET status = live.to_status, status_changed_at = now()
+          FROM live WHERE f.id = live.finding_id AND f.status <> live.to_status
+     RETURNING f.id
+    )
+    INSERT INTO finding_events(finding_id, run_id, from_status, to_status, reason, actor)
+    SELECT live.finding_id, $2, live.from_status, live.to_status, live.reason, live.actor
+      FROM live JOIN changed ON changed.id = live.finding_id
+    RETURNING finding_id
+    """
+)
+_REACTIVATE_SQL = (
+    "WITH live AS (" + _LIVE_RULES + """), stale AS (
+        SELECT f.id, f.status AS old FROM findings f
+         WHERE f.product_id = $1 AND f.status IN ('false_positive', 'risk_accepted', 'out_of_scope')
+           AND EXISTS (SELECT 1 FROM finding_events e
+                        WHERE e.finding_id = f.id AND e.reason LIKE 'triage rule #%')
+           AND NOT EXISTS (SELECT 1 FROM live WHERE live.finding_id = f.id)
+    ), upd AS (
+        UPDATE findings f SET status = 'active', status_changed_at = now()
+          FROM stale WHERE f.id = stale.id
+     RETURNING f.id
+    )
+    INSERT INTO finding_events(finding_id, run_id, from_status, to_status, reason, actor)
+    SELECT stale.id, $2, stale.old, 'active', 'triage rule expired or revoked', 'aiva-triage'
+      FROM stale JOIN upd ON upd.id = stale.id
+    RETURNING finding_id
+    """
+)
+
+
 async def apply_rules(conn: asyncpg.Connection, product_id: int, run_id: str | None) -> dict[str, int]:
     """Give every finding of the product the status its live rule says; reactivate expired acceptances.
 
@@ -47,38 +79,6 @@ async def apply_rules(conn: asyncpg.Connection, product_id: int, run_id: str | N
     transaction (the analysis stage) or on its own (the CLI).
     """
     async with conn.transaction():
-        triaged = await conn.fetch(
-            f"""  # noqa: S608 - _LIVE_RULES is a constant; inputs are bind parameters
-            WITH live AS ({_LIVE_RULES}), changed AS (
-                UPDATE findings f SET status = live.to_status, status_changed_at = now()
-                  FROM live WHERE f.id = live.finding_id AND f.status <> live.to_status
-             RETURNING f.id
-            )
-            INSERT INTO finding_events(finding_id, run_id, from_status, to_status, reason, actor)
-            SELECT live.finding_id, $2, live.from_status, live.to_status, live.reason, live.actor
-              FROM live JOIN changed ON changed.id = live.finding_id
-            RETURNING finding_id
-            """,
-            product_id, run_id,
-        )
-        reactivated = await conn.fetch(
-            f"""  # noqa: S608 - _LIVE_RULES is a constant; inputs are bind parameters
-            WITH live AS ({_LIVE_RULES}), stale AS (
-                SELECT f.id, f.status AS old FROM findings f
-                 WHERE f.product_id = $1 AND f.status IN ('false_positive', 'risk_accepted', 'out_of_scope')
-                   AND EXISTS (SELECT 1 FROM finding_events e
-                                WHERE e.finding_id = f.id AND e.reason LIKE 'triage rule #%')
-                   AND NOT EXISTS (SELECT 1 FROM live WHERE live.finding_id = f.id)
-            ), upd AS (
-                UPDATE findings f SET status = 'active', status_changed_at = now()
-                  FROM stale WHERE f.id = stale.id
-             RETURNING f.id
-            )
-            INSERT INTO finding_events(finding_id, run_id, from_status, to_status, reason, actor)
-            SELECT stale.id, $2, stale.old, 'active', 'triage rule expired or revoked', 'aiva-triage'
-              FROM stale JOIN upd ON upd.id = stale.id
-            RETURNING finding_id
-            """,
-            product_id, run_id,
-        )
+        triaged = await conn.fetch(_APPLY_SQL, product_id, run_id)
+        reactivated = await conn.fetch(_REACTIVATE_SQL, product_id, run_id)
     return {"triaged": len(triaged), "reactivated": len(reactivated)}
