@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.heartbeat import in_thread_heartbeating
 from aiva.contracts import ReportStageInput, ReportStageResult
-from aiva.reports.model import RunSummary, StageTiming, jsonl_source
+from aiva.reports.model import RunSummary, StageTiming, TrendPoint, jsonl_source
 from aiva.reports.writer import write_reports
 from aiva.settings import Settings
 from aiva.store import queries
@@ -47,8 +48,10 @@ class ReportActivities:
                 if facts is None:
                     facts = queries.RunFacts(inp.run_id, inp.product, datetime.now(UTC), [], {}, 0)
                     jsonl.write_bytes(b"")
+                    trend = []
                 else:
                     await queries.export_run_findings(conn, inp.run_id, jsonl, facts)
+                    trend = [TrendPoint(**t) for t in await queries.product_trend(conn, inp.run_id)]
             activity.heartbeat("exported")
             a = facts.analysis
             summary = RunSummary(
@@ -57,9 +60,11 @@ class ReportActivities:
                 new=a.get("new", 0), active=a.get("active", 0), reopened=a.get("reopened", 0),
                 mitigated=a.get("mitigated", 0), unchanged=a.get("unchanged", 0),
                 by_severity=dict(facts.by_severity), by_risk=dict(facts.by_risk), by_status=dict(facts.by_status),
-                tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id),
+                tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id), trend=trend,
             )
-            files = await asyncio.to_thread(write_reports, summary, jsonl_source(jsonl), out_dir, inp.formats)
+            files = await in_thread_heartbeating(
+                partial(write_reports, basename=inp.run_id), summary, jsonl_source(jsonl), out_dir, inp.formats,
+                detail="rendering")
         async with self._pool.acquire() as conn:
             await queries.finish_run(conn, inp.run_id, files)
         return ReportStageResult(files=files)

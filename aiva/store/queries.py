@@ -101,3 +101,27 @@ async def finding_counts(conn: asyncpg.Connection, product: str) -> dict[str, in
         product,
     )
     return {r["status"]: r["n"] for r in rows}
+
+
+async def product_trend(conn: asyncpg.Connection, run_id: str, limit: int = 12) -> list[dict[str, Any]]:
+    """This run and the product's earlier runs (oldest first): open, new and mitigated counts."""
+    rows = await conn.fetch(
+        """
+        SELECT r.run_id, r.started_at, r.analysis, r.risk FROM runs r
+         WHERE r.product_id = (SELECT product_id FROM runs WHERE run_id = $1)
+           AND r.analysis IS NOT NULL AND r.status <> 'compensated'
+           AND r.started_at <= (SELECT started_at FROM runs WHERE run_id = $1)
+         ORDER BY r.started_at DESC LIMIT $2
+        """,
+        run_id, limit,
+    )
+    out = []
+    for r in reversed(rows):
+        analysis = orjson.loads(r["analysis"])
+        risk = orjson.loads(r["risk"]) if r["risk"] else {}
+        out.append({
+            "run_id": r["run_id"], "started_at": r["started_at"],
+            "open": sum((risk.get("by_level") or {}).values()),
+            "new": analysis.get("new", 0), "mitigated": analysis.get("mitigated", 0),
+        })
+    return out

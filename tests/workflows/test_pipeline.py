@@ -92,9 +92,11 @@ async def test_end_to_end_reports_search_attributes_and_timeline(
 
     # re-running the same reports: nothing new, nothing mitigated, no new tickets
     again = await (await _start(temporal_env.client, settings,
-                                PipelineInput(product=product, reports=_examples(), report_formats=["json"]))).result()
+                                PipelineInput(product=product, reports=_examples(), report_formats=["html"]))).result()
     assert (again.counts.new, again.counts.mitigated, again.counts.reopened) == (0, 0, 0)
     assert again.counts.tickets_opened == 0
+    # the second run's report shows the trend over the product's runs
+    assert "Trend over recent runs" in Path(again.reports["html"]).read_text()
 
 
 async def test_cancel_signal_during_remediation_closes_every_ticket(
