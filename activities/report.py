@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,10 @@ from aiva.reports.writer import write_reports
 from aiva.settings import Settings
 from aiva.store import queries
 from starter.recorder import timeline
+
+
+def _no_beat(*_details: object) -> None:
+    """Outside an activity there is nobody to heartbeat to."""
 
 
 class ReportActivities:
@@ -39,20 +44,27 @@ class ReportActivities:
     @activity.defn(name="render_reports")
     async def render_reports(self, inp: ReportStageInput) -> ReportStageResult:
         """Write the requested formats under REPORTS_DIR/<run id>/ (each file atomically)."""
+        result = await self.render(inp, beat=activity.heartbeat)
+        async with self._pool.acquire() as conn:
+            await queries.finish_run(conn, inp.run_id, result.files)
+        return result
+
+    async def render(self, inp: ReportStageInput, beat: Callable[..., None] = _no_beat) -> ReportStageResult:
+        """Render a run's reports from the store (also `aiva report RUN` for any past run)."""
         out_dir = self._settings.resolved_reports_dir.resolve() / inp.run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="aiva-report-") as tmp:
             jsonl = Path(tmp) / "findings.jsonl"
+            trend: list[TrendPoint] = []
             async with self._pool.acquire() as conn:
                 facts = await queries.run_facts(conn, inp.run_id)
                 if facts is None:
                     facts = queries.RunFacts(inp.run_id, inp.product, datetime.now(UTC), [], {}, 0)
                     jsonl.write_bytes(b"")
-                    trend = []
                 else:
                     await queries.export_run_findings(conn, inp.run_id, jsonl, facts)
                     trend = [TrendPoint(**t) for t in await queries.product_trend(conn, inp.run_id)]
-            activity.heartbeat("exported")
+            beat("exported")
             a = facts.analysis
             summary = RunSummary(
                 run_id=inp.run_id, product=facts.product, started_at=facts.started_at,
@@ -64,7 +76,5 @@ class ReportActivities:
             )
             files = await in_thread_heartbeating(
                 partial(write_reports, basename=inp.run_id), summary, jsonl_source(jsonl), out_dir, inp.formats,
-                detail="rendering")
-        async with self._pool.acquire() as conn:
-            await queries.finish_run(conn, inp.run_id, files)
+                detail="rendering", beat=beat)
         return ReportStageResult(files=files)

@@ -6,7 +6,7 @@ never findings (claim check: findings live in PostgreSQL).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiva.enums import ModuleName, Severity
 
@@ -24,6 +24,10 @@ class ReportInput(_Contract):
     complete: bool = True
 
 
+# The report formats the report stage writes (aiva.reports.writer.KNOWN_FORMATS; a test keeps them equal).
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "sarif", "vex")
+
+
 class PipelineInput(_Contract):
     """What `aiva start` asks for."""
 
@@ -33,6 +37,14 @@ class PipelineInput(_Contract):
     min_ticket_severity: Severity = Severity.HIGH
     report_formats: list[str] = ["html", "pdf", "json"]
     requested_by: str = "cli"
+
+    @field_validator("report_formats")
+    @classmethod
+    def _known_formats(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in REPORT_FORMATS]
+        if bad:
+            raise ValueError(f"unknown report format(s) {', '.join(bad)}; known: {', '.join(REPORT_FORMATS)}")
+        return v
 
 
 class StageCounts(_Contract):

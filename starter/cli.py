@@ -75,12 +75,16 @@ def start(
         if not r.is_file():
             err.print(f"[red]error:[/red] {r}: no such file")
             raise typer.Exit(2)
-    inp = PipelineInput(
-        product=product,
-        reports=[ReportInput(path=str(r.resolve()), format=fmt, target=target) for r in reports],
-        remediation=remediation, min_ticket_severity=min_severity,
-        report_formats=[f.strip() for f in formats.split(",") if f.strip()],
-    )
+    try:
+        inp = PipelineInput(
+            product=product,
+            reports=[ReportInput(path=str(r.resolve()), format=fmt, target=target) for r in reports],
+            remediation=remediation, min_ticket_severity=min_severity,
+            report_formats=[f.strip() for f in formats.split(",") if f.strip()],
+        )
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
     _run(_start(inp, wait))
 
 
@@ -249,6 +253,42 @@ def stats(
             t.add_row(r.name, str(r.count), f"{r.p50_ms:,.0f}", f"{r.p95_ms:,.0f}", f"{r.failure_rate:.1%}",
                       f"{r.retry_rate:.1%}")
         out.print(t)
+    _run(go())
+
+
+@app.command()
+def report(
+    run_id: str,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="comma-separated: html,pdf,json,csv,sarif,...")]
+    = "html,pdf,json",
+) -> None:
+    """Regenerate the reports of any past run (findings as the run saw them, statuses as they are now)."""
+    async def go() -> None:
+        from activities.report import ReportActivities
+        from aiva.reports.writer import normalize_formats
+        from aiva.contracts import ReportStageInput
+        from aiva.store.database import create_pool, database_url
+        from aiva.store.queries import run_facts
+        from starter.orchestrator import IntegrationOrchestrator
+
+        s = _settings()
+        orch = await IntegrationOrchestrator.create_default(s)
+        pool = await create_pool(await asyncio.to_thread(database_url, s), 2)
+        try:
+            async with pool.acquire() as conn:
+                facts = await run_facts(conn, run_id)
+            if facts is None:
+                raise AivaError(f"no run {run_id!r} in the store")
+            try:
+                normalize_formats(fmt.split(","))
+            except ValueError as e:
+                raise AivaError(str(e)) from e
+            result = await ReportActivities(pool, orch.client, s).render(ReportStageInput(
+                run_id=run_id, product=facts.product, formats=[f.strip() for f in fmt.split(",") if f.strip()]))
+        finally:
+            await pool.close()
+        for kind, path in result.files.items():
+            out.print(f"  {kind:5} report: {path}")
     _run(go())
 
 

@@ -55,15 +55,23 @@ async def run_facts(conn: asyncpg.Connection, run_id: str) -> RunFacts | None:
 
 
 async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, facts: RunFacts) -> int:
-    """Write the run's findings (seen or changed by it) as ReportFinding JSON lines, riskiest first."""
+    """Write the run's findings (seen or changed by it) as ReportFinding JSON lines, riskiest first.
+
+    Membership comes from what the run's scans reported, so a past run's report can be rebuilt
+    after later runs moved `last_seen_run` on; statuses are as they stand now.
+    """
     sql = """
+        WITH seen AS (
+            SELECT DISTINCT sf.fingerprint FROM scan_findings sf JOIN scans s ON s.id = sf.scan_id
+             WHERE s.run_id = $1
+        )
         SELECT f.id, f.data::text AS data, f.status, f.risk_score, f.risk_level, f.first_seen_at, f.last_seen_at,
                f.occurrences, f.severity, e.to_status
           FROM findings f
           LEFT JOIN finding_events e
                  ON e.finding_id = f.id AND e.run_id = $1 AND NOT e.reverted AND e.actor <> 'aiva-saga'
          WHERE f.product_id = (SELECT product_id FROM runs WHERE run_id = $1)
-           AND (f.last_seen_run = $1 OR e.id IS NOT NULL)
+           AND (f.fingerprint IN (SELECT fingerprint FROM seen) OR e.id IS NOT NULL)
          ORDER BY f.risk_score DESC, f.id
     """
     n = 0
