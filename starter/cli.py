@@ -265,8 +265,8 @@ def report(
     """Regenerate the reports of any past run (findings as the run saw them, statuses as they are now)."""
     async def go() -> None:
         from activities.report import ReportActivities
-        from aiva.reports.writer import normalize_formats
         from aiva.contracts import ReportStageInput
+        from aiva.reports.writer import normalize_formats
         from aiva.store.database import create_pool, database_url
         from aiva.store.queries import run_facts
         from starter.orchestrator import IntegrationOrchestrator
@@ -336,6 +336,34 @@ def triage(
             finally:
                 await pool.close()
         out.print(f"rule #{result.rule_id}: {result.triaged} finding(s) now {decision.status.value}")
+    _run(go())
+
+
+model_app = typer.Typer(help="The experience model: false-positive likelihood learned from triage history.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("train")
+def model_train() -> None:
+    """Train on all triage history and store the model; prints its held-out accuracy."""
+    async def go() -> None:
+        from aiva.store import experience as exp_store
+        from aiva.store.database import create_pool, database_url
+
+        s = _settings()
+        pool = await create_pool(await asyncio.to_thread(database_url, s), 2)
+        try:
+            async with pool.acquire() as conn:
+                try:
+                    m = await exp_store.train_and_store(conn)
+                except ValueError as e:
+                    raise AivaError(str(e)) from e
+        finally:
+            await pool.close()
+        out.print(f"trained on {m.samples} triaged findings ({m.positives} false positives); held-out accuracy "
+                  f"{m.accuracy:.1%} on {m.test_size} (majority-class baseline {m.baseline:.1%})")
+        thr = s.fp_auto_close_threshold
+        out.print(f"auto-close: {'off' if thr is None else f'at likelihood >= {thr}'} (AIVA_FP_AUTO_CLOSE_THRESHOLD)")
     _run(go())
 
 
