@@ -4,6 +4,7 @@
 -- "Never enriched" and "not exploited" are different facts:
 --   findings.intel_scored_at IS NULL      never scored with intel (no feed loaded yet, or no CVE id)
 --   intel_scored_at set, in_kev = false   scored with intel: none of its CVEs is in KEV
+--   in_kev IS NULL                        KEV never consulted (never enriched, or only EPSS loaded)
 --   epss IS NULL                          no EPSS score known for any of its CVEs
 
 -- The finding's advisory ids (CVE, GHSA, ...) as text[], read from data->'vulnerability_ids'.
@@ -42,6 +43,6 @@ CREATE TABLE intel_loads (
 
 ALTER TABLE findings
     ADD COLUMN vuln_ids text[] GENERATED ALWAYS AS (aiva_vuln_ids(data)) STORED,
-    ADD COLUMN in_kev boolean,                           -- NULL: never enriched
+    ADD COLUMN in_kev boolean,                           -- NULL: never checked against KEV
     ADD COLUMN epss real,                                -- max EPSS over the finding's CVEs
     ADD COLUMN intel_scored_at timestamptz;              -- NULL: never scored with intel
