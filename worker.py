@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.analysis import AnalysisActivities
+from activities.intel import IntelActivities
 from activities.remediation import RemediationActivities
 from activities.report import ReportActivities
 from activities.scan import ScanActivities
@@ -26,6 +27,7 @@ from activities.triage import TriageActivities
 from aiva.settings import Settings
 from aiva.store.database import create_pool, database_url
 from aiva.store.migrate import migrate
+from workflows.intel import IntelRefreshWorkflow
 from workflows.pipeline import PipelineWorkflow
 
 log = logging.getLogger("aiva.worker")
@@ -43,16 +45,20 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Wire every activity group to its dependencies."""
     scan = ScanActivities(pool, settings)
-    analysis = AnalysisActivities(pool)
+    analysis = AnalysisActivities(pool, settings)
     remediation = RemediationActivities(pool, http, settings)
     report = ReportActivities(pool, client, settings)
     triage = TriageActivities(pool)
+    intel = IntelActivities(pool, http, settings)
     return [
         scan.ingest_report, scan.undo_ingest,
         analysis.analyze_run, analysis.undo_analysis, analysis.score_risk,
+        analysis.analyze_vulnerabilities, analysis.check_compliance, analysis.correlate_threats,
+        analysis.find_attack_paths,
         remediation.open_tickets, remediation.close_run_tickets,
         report.render_reports,
         triage.apply_triage,
+        intel.refresh_intel,
     ]
 
 
@@ -64,7 +70,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[PipelineWorkflow],
+        workflows=[PipelineWorkflow, IntelRefreshWorkflow],
         activities=activities if activities is not None else build_activities(client, pool, http, settings),
         max_concurrent_activities=20,
         graceful_shutdown_timeout=timedelta(seconds=10),

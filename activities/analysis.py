@@ -5,16 +5,57 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
-from aiva.contracts import AnalysisResult, CompensationResult, RiskResult, RunRef
+from aiva.contracts import (
+    AnalysisResult,
+    AttackPathsResult,
+    CompensationResult,
+    ComplianceView,
+    RiskResult,
+    RunRef,
+    ThreatView,
+    VulnerabilityView,
+)
 from aiva.enums import ModuleName
-from aiva.store import reconcile, scoring
+from aiva.settings import Settings
+from aiva.store import analysis_views, reconcile, scoring
 
 
 class AnalysisActivities:
-    """Dedupe + lifecycle; risk scores; undo of the lifecycle changes."""
+    """Dedupe + lifecycle; the three parallel views; risk scores and attack paths; undo."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self._pool = pool
+        self._settings = settings
+
+    @activity.defn(name="analyze_vulnerabilities")
+    async def analyze_vulnerabilities(self, ref: RunRef) -> VulnerabilityView:
+        """Cross-tool correlation of the touched assets' open findings; false-positive likelihood of new ones."""
+        async with self._pool.acquire() as conn:
+            r = await analysis_views.vulnerabilities(conn, ref.run_id, self._settings.fp_auto_close_threshold)
+        return VulnerabilityView(**r)
+
+    @activity.defn(name="check_compliance")
+    async def check_compliance(self, ref: RunRef) -> ComplianceView:
+        """Evaluate OWASP Top 10, CWE Top 25, PCI DSS, SOX and GDPR views over the product."""
+        async with self._pool.acquire() as conn:
+            r = await analysis_views.compliance(conn, ref.run_id)
+        return ComplianceView(failed_controls=r["frameworks"])
+
+    @activity.defn(name="correlate_threats")
+    async def correlate_threats(self, ref: RunRef) -> ThreatView:
+        """KEV / EPSS exposure of the run's open findings."""
+        async with self._pool.acquire() as conn:
+            return ThreatView(**await analysis_views.threats(conn, ref.run_id))
+
+    @activity.defn(name="find_attack_paths")
+    async def find_attack_paths(self, ref: RunRef) -> AttackPathsResult:
+        """Top attack paths over the product's inventory, weighted by the freshly scored findings."""
+        async with self._pool.acquire() as conn:
+            r = await analysis_views.attack_paths_for_run(conn, ref.run_id)
+        paths = r["paths"]
+        return AttackPathsResult(
+            paths=len(paths), skipped_reason=r["skipped_reason"],
+            top=[" -> ".join(["internet", *(h["to"] for h in p["hops"])]) for p in paths[:3]])
 
     @activity.defn(name="analyze_run")
     async def analyze_run(self, ref: RunRef) -> AnalysisResult:

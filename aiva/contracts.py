@@ -60,6 +60,9 @@ class StageCounts(_Contract):
     critical: int = 0
     high: int = 0
     tickets_opened: int = 0
+    kev: int = 0
+    attack_paths: int = 0
+    multi_tool_groups: int = 0
 
 
 class PipelineProgress(_Contract):
@@ -92,6 +95,18 @@ class IngestInput(_Contract):
     report: ReportInput
 
 
+class ScannerInput(_Contract):
+    """Scan stage: run one scanner on a directory or a git URL and store its findings."""
+
+    run_id: str
+    product: str
+    index: int = Field(ge=0)
+    scanner: str = Field(min_length=1, max_length=64)
+    target_dir: str = Field(min_length=1, max_length=4096)
+    target: str | None = None
+    timeout_s: float = Field(default=1800.0, gt=0, le=86_400)
+
+
 class IngestResult(_Contract):
     """Claim check for one ingested report."""
 
@@ -120,6 +135,39 @@ class AnalysisResult(_Contract):
     unchanged: int
     triaged: int = 0
     reactivated: int = 0
+
+
+class VulnerabilityView(_Contract):
+    """Analysis, in parallel 1/3: cross-tool correlation and the experience model."""
+
+    groups: int
+    multi_tool_groups: int
+    correlated_findings: int
+    fp_scored: int
+    auto_closed: int
+
+
+class ComplianceView(_Contract):
+    """Analysis, in parallel 2/3: failed controls per framework."""
+
+    failed_controls: dict[str, int]
+
+
+class ThreatView(_Contract):
+    """Analysis, in parallel 3/3: the run's open findings against known exploitation."""
+
+    kev: int = 0
+    epss_10: int = 0
+    never_enriched: int = 0
+    with_vuln_id: int = 0
+
+
+class AttackPathsResult(_Contract):
+    """Risk stage: attack paths from the internet to crown jewels (details stored on the run)."""
+
+    paths: int
+    top: list[str] = []
+    skipped_reason: str | None = None
 
 
 class RiskResult(_Contract):
@@ -173,3 +221,23 @@ class TriageResult(_Contract):
     rule_id: int
     triaged: int
     reactivated: int
+
+
+class IntelSource(_Contract):
+    """One threat-intel feed: a KEV catalog or an EPSS CSV, by path or http(s) URL."""
+
+    kind: str = Field(pattern="^(kev|epss)$")
+    location: str = Field(min_length=1)
+
+
+class IntelRefreshInput(_Contract):
+    """What the scheduled intel refresh loads."""
+
+    sources: list[IntelSource] = Field(min_length=1)
+
+
+class IntelRefreshResult(_Contract):
+    """How many intel rows changed per feed, and how many findings were re-scored because of it."""
+
+    changed: dict[str, int]
+    rescored: int

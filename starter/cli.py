@@ -469,8 +469,13 @@ def parse(
 
 def main() -> None:
     """Entry point of the `aiva` script."""
+    import starter.cli_intel  # noqa: F401 - registers the intel, assets, paths, compliance and sla commands
+
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the importable module so that every command registers on the same `app`.
+    from starter.cli import main as _main
+
+    _main()

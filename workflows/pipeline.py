@@ -22,7 +22,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from aiva.contracts import (
         AnalysisResult,
+        AttackPathsResult,
         CompensationResult,
+        ComplianceView,
         IngestInput,
         IngestResult,
         PipelineInput,
@@ -34,7 +36,9 @@ with workflow.unsafe.imports_passed_through():
         ReportStageResult,
         RiskResult,
         RunRef,
+        ThreatView,
         TriageResult,
+        VulnerabilityView,
     )
     from aiva.enums import ModuleName
     from aiva.triage import TriageDecision
@@ -143,6 +147,18 @@ class PipelineWorkflow:
             counts.new, counts.active = analysis.new, analysis.active
             counts.reopened, counts.mitigated, counts.unchanged = (
                 analysis.reopened, analysis.mitigated, analysis.unchanged)
+            if workflow.patched("analysis-views-v1"):
+                # vulnerability analysis, compliance check and threat correlation, in parallel, then joined
+                vuln, _compliance, threat = await self._guard(lambda: _all_or_first_error([
+                    workflow.execute_activity(name, ref, result_type=rtype,
+                                              start_to_close_timeout=timedelta(minutes=20),
+                                              retry_policy=STANDARD_RETRY, cancellation_type=WAIT)
+                    for name, rtype in (("analyze_vulnerabilities", VulnerabilityView),
+                                        ("check_compliance", ComplianceView),
+                                        ("correlate_threats", ThreatView))
+                ]))
+                counts.multi_tool_groups = vuln.multi_tool_groups
+                counts.kev = threat.kev
             self._done(ModuleName.ANALYSIS)
 
             # risk: derived scores, recomputed by any later run, so no undo
@@ -155,6 +171,12 @@ class PipelineWorkflow:
             counts.high = risk.by_level.get("high", 0)
             workflow.upsert_search_attributes([sa.CRITICAL.value_set(counts.critical),
                                                sa.HIGH.value_set(counts.high)])
+            if workflow.patched("attack-paths-v1"):
+                paths: AttackPathsResult = await self._guard(lambda: workflow.execute_activity(
+                    "find_attack_paths", ref, result_type=AttackPathsResult,
+                    start_to_close_timeout=timedelta(minutes=10), retry_policy=STANDARD_RETRY,
+                ))
+                counts.attack_paths = paths.paths
             self._done(ModuleName.RISK)
 
             # remediation: tickets for new/reopened findings; undo closes them

@@ -24,6 +24,7 @@ from aiva.reports.html_report import HtmlSink, PdfSink
 from aiva.reports.json_export import JsonSink
 from aiva.reports.model import FindingsSource, RunSummary
 from aiva.reports.sarif_export import SarifSink
+from aiva.reports.vex_export import VexSink
 
 SinkFactory = Callable[[RunSummary, BinaryIO], ReportSink]
 
@@ -33,9 +34,12 @@ SINKS: dict[str, SinkFactory] = {
     "json": lambda summary, out: JsonSink(summary, out),
     "csv": lambda summary, out: CsvSink(out),
     "sarif": lambda summary, out: SarifSink(summary, out),
+    "vex": lambda summary, out: VexSink(summary, out),
 }
 KNOWN_FORMATS: tuple[str, ...] = tuple(SINKS)
-EXTENSIONS: dict[str, str] = {"html": "html", "pdf": "pdf", "json": "json", "csv": "csv", "sarif": "sarif"}
+EXTENSIONS: dict[str, str] = {
+    "html": "html", "pdf": "pdf", "json": "json", "csv": "csv", "sarif": "sarif", "vex": "cdx.json",
+}
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

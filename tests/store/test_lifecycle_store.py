@@ -25,7 +25,7 @@ async def _run(pool: asyncpg.Pool, settings: Settings, product: str, *reports: P
     for i, r in enumerate(reports):
         await env.run(scan.ingest_report, IngestInput(run_id=run_id, product=product, index=i,
                                                       report=ReportInput(path=str(r), format=fmt)))
-    result = await env.run(AnalysisActivities(pool).analyze_run, RunRef(run_id=run_id, product=product))
+    result = await env.run(AnalysisActivities(pool, Settings()).analyze_run, RunRef(run_id=run_id, product=product))
     return run_id, result
 
 
@@ -85,7 +85,7 @@ async def test_human_decisions_survive_rescans(pool: asyncpg.Pool, settings: Set
 async def test_analysis_is_idempotent_per_run(pool: asyncpg.Pool, settings: Settings, tmp_path: Path) -> None:
     product = f"p-{uuid.uuid4().hex[:6]}"
     run_id, r1 = await _run(pool, settings, product, trivy_report(tmp_path / "a.json", 20))
-    again = await ActivityEnvironment().run(AnalysisActivities(pool).analyze_run, RunRef(run_id=run_id,
+    again = await ActivityEnvironment().run(AnalysisActivities(pool, Settings()).analyze_run, RunRef(run_id=run_id,
                                                                                          product=product))
     assert again == r1
     n_events = await pool.fetchval("SELECT count(*) FROM finding_events WHERE run_id=$1", run_id)
@@ -110,12 +110,12 @@ async def test_revert_restores_previous_state(pool: asyncpg.Pool, settings: Sett
     before = await _statuses(pool, product)
     run_id, r = await _run(pool, settings, product, trivy_report(tmp_path / "b.json", 10, drop={1, 2}, extra=4))
     assert (r.new, r.mitigated) == (4, 2)
-    undone = await ActivityEnvironment().run(AnalysisActivities(pool).undo_analysis,
+    undone = await ActivityEnvironment().run(AnalysisActivities(pool, Settings()).undo_analysis,
                                              RunRef(run_id=run_id, product=product))
     assert undone.undone == 4 + 10 - 2 + 2  # 4 deleted, 8 new->active and 2 mitigations restored
     assert await _statuses(pool, product) == before
     # reverting twice is harmless
-    again = await ActivityEnvironment().run(AnalysisActivities(pool).undo_analysis,
+    again = await ActivityEnvironment().run(AnalysisActivities(pool, Settings()).undo_analysis,
                                             RunRef(run_id=run_id, product=product))
     assert again.undone == 0
     assert await _statuses(pool, product) == before
