@@ -149,7 +149,7 @@ def assets_load(inventory: Path, product: Annotated[str, typer.Option("--product
 
     try:
         inv = load_inventory(inventory)
-    except (ValueError, OSError) as e:
+    except (AivaError, ValueError, OSError) as e:
         err.print(f"[red]invalid inventory:[/red] {e}")
         raise typer.Exit(2) from e
 
