@@ -75,6 +75,7 @@ class ReportActivities:
                 tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id), trend=trend,
             )
             files = await in_thread_heartbeating(
-                partial(write_reports, basename=inp.run_id), summary, jsonl_source(jsonl), out_dir, inp.formats,
+                partial(write_reports, basename=inp.run_id, pdf_top=self._settings.pdf_top_findings),
+                summary, jsonl_source(jsonl), out_dir, inp.formats,
                 detail="rendering", beat=beat)
         return ReportStageResult(files=files)

@@ -135,8 +135,10 @@ class PerformanceFeedback(BaseModel):
 
 
 def format_duration(ms: float) -> str:
-    """A duration for a sentence: "0.4 s", "12 s", "3 min 05 s", "2 h 01 min"."""
+    """A duration for a sentence: "40 ms", "1.4 s", "12 s", "3 min 05 s", "2 h 01 min"."""
     s = ms / 1000
+    if s < 1:
+        return f"{ms:.0f} ms"
     if s < 10:
         return f"{s:.1f} s"
     if s < 120:

@@ -293,6 +293,22 @@ def report(
 
 
 @app.command()
+def feedback(run_ids: list[str], as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Performance feedback from runs' histories: stage times, retries, failures, and what to change."""
+    async def go() -> None:
+        from starter.feedback_cmd import feedback_for_runs, render_feedback
+        from starter.orchestrator import IntegrationOrchestrator
+
+        orch = await IntegrationOrchestrator.create_default(_settings())
+        fb = await feedback_for_runs(orch.client, run_ids)
+        if as_json:
+            out.print_json(fb.model_dump_json())
+        else:
+            out.print(render_feedback(fb), markup=False, highlight=False)
+    _run(go())
+
+
+@app.command()
 def triage(
     fingerprint: str,
     product: Annotated[str, typer.Option("--product", "-p")],

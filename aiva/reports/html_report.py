@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from aiva.feedback import PerformanceFeedback, format_duration, performance_feedback
 from aiva.reports.charts import Bar, Series, bar_chart, line_chart
 from aiva.reports.common import (
     RISK_ORDER,
@@ -321,6 +322,44 @@ def charts(summary: RunSummary, digest: Digest) -> dict[str, Markup]:
     return out
 
 
+def run_feedback(summary: RunSummary) -> PerformanceFeedback:
+    """Performance feedback for the run's stages, shares taken of the run's time so far (start to report)."""
+    wall_ms: float | None = None
+    if summary.finished_at is not None:
+        wall_ms = (as_utc(summary.finished_at) - as_utc(summary.started_at)).total_seconds() * 1000
+    return performance_feedback(summary.stages, runs=1, wall_ms=wall_ms)
+
+
+def _feedback_context(fb: PerformanceFeedback) -> dict[str, Any]:
+    """What the template shows of the feedback: plain strings, escaped by the template."""
+
+    def secs(ms: float | None) -> str:
+        return "" if ms is None else f"{ms / 1000:.2f}"
+
+    return {
+        "suggestions": [truncate(s.message, 2_000)[0] for s in fb.suggestions],
+        "slowest": ", ".join(fb.slowest),
+        "slowest_label": "Slowest stage" if len(fb.slowest) == 1 else "Slowest stages",
+        "flakiest": fb.flakiest_integration or "",
+        "share_of": fb.share_of,
+        "rows": [
+            {
+                "name": st.name,
+                "count": st.count,
+                "total": secs(st.total_ms),
+                "total_text": format_duration(st.total_ms),
+                "p50": secs(st.p50_ms),
+                "max": secs(st.max_ms),
+                "share": f"{st.share:.0%}",
+                "attempts": st.attempts,
+                "retries": st.retries,
+                "failures": st.failures,
+            }
+            for st in fb.stages
+        ],
+    }
+
+
 def render(summary: RunSummary, digest: Digest, *, print_variant: bool) -> Iterator[str]:
     """The report page as a stream of HTML chunks (the screen page, or the print variant for the PDF)."""
     sev_counts = summary.by_severity or dict(digest.severity_open)
@@ -360,6 +399,7 @@ def render(summary: RunSummary, digest: Digest, *, print_variant: bool) -> Itera
         "charts": charts(summary, digest),
         "groups": _group(items, text_limit, snippet_limit),
         "stages": stages,
+        "feedback": _feedback_context(run_feedback(summary)) if summary.stages else None,
         "colors": SEVERITY_COLORS,
     }
     return environment().get_template("report.html.j2").generate(context)

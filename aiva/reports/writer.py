@@ -72,10 +72,12 @@ def write_reports(
     formats: Sequence[str],
     *,
     basename: str | None = None,
+    pdf_top: int | None = None,
 ) -> dict[str, str]:
     """Write the requested report formats for one run into `out_dir`; return format -> file path.
 
-    Formats: html, pdf, json, csv, sarif (see KNOWN_FORMATS). An unknown format raises
+    Formats: html, pdf, json, csv, sarif, vex (see KNOWN_FORMATS); `pdf_top` caps the findings
+    detailed in the PDF (AIVA_PDF_TOP_FINDINGS). An unknown format raises
     ValueError before anything is written. The findings are read once and fed to every
     format; PDF rendering (weasyprint) runs synchronously at the end. Files are named
     `<basename>.<ext>` (default `report_basename(summary)`).
@@ -95,7 +97,10 @@ def write_reports(
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{base}.", suffix=f".{EXTENSIONS[fmt]}.part")
             fh = os.fdopen(fd, "wb", buffering=1 << 20)
             temps.append((fmt, tmp, fh))
-            sinks.append(SINKS[fmt](summary, fh))
+            if fmt == "pdf" and pdf_top is not None:
+                sinks.append(PdfSink(summary, fh, cap=pdf_top))
+            else:
+                sinks.append(SINKS[fmt](summary, fh))
         for item in findings():
             for sink in sinks:
                 sink.add(item)

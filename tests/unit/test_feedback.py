@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 
 from aiva import feedback as fbm
 from aiva.feedback import (
@@ -230,8 +234,118 @@ def test_suggestions_order_follows_rules() -> None:
 
 
 @pytest.mark.parametrize(("ms", "text"), [
-    (400, "0.4 s"), (9_940, "9.9 s"), (12_300, "12 s"), (119_000, "119 s"), (185_000, "3 min 05 s"),
+    (40.4, "40 ms"), (999, "999 ms"), (1_400, "1.4 s"), (9_940, "9.9 s"), (12_300, "12 s"), (119_000, "119 s"),
+    (185_000, "3 min 05 s"),
     (7_260_000, "2 h 01 min"),
 ])
 def test_format_duration(ms: float, text: str) -> None:
     assert format_duration(ms) == text
+
+
+def test_html_report_shows_feedback_escaped() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from aiva.reports.html_report import new_digest, render
+    from aiva.reports.model import RunSummary
+
+    payload = "<script>alert(1)</script>"
+    start = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    summary = RunSummary(
+        run_id="run-1", product="shop", started_at=start, finished_at=start + timedelta(seconds=66),
+        stages=[*pipeline(render=41.0, analyze=10.0),
+                st(f"sync_jira{payload}", 1.0, attempts=3, failure=f"jira x (HTTP 503): {payload}")],
+    )
+    page = "".join(render(summary, new_digest(summary, 10), print_variant=False))
+    section = page[page.index('<section id="feedback">'):page.index("</section>", page.index('id="feedback"'))]
+    assert page.index('<section id="stages">') < page.index('<section id="feedback">')
+    assert "Performance feedback" in section
+    assert "render_reports took 41 s (62% of the run): drop pdf from --formats" in section
+    assert "Flakiest integration:</b> sync_jira&lt;script&gt;" in section
+    assert payload not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    # no stages: the section says so
+    bare = RunSummary(run_id="run-2", product="shop", started_at=start)
+    page = "".join(render(bare, new_digest(bare, 10), print_variant=False))
+    assert '<section id="feedback">\n<h2>Performance feedback</h2>\n<p class="muted">No stage timings' in page
+
+
+# ---------------------------------------------------------------- starter.feedback_cmd
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+
+
+class _Handle:
+    def __init__(self, client: _FakeClient, run_id: str) -> None:
+        self._client, self._run_id = client, run_id
+
+    async def fetch_history(self) -> WorkflowHistory:
+        self._client.fetched.append(self._run_id)
+        path = self._client.files.get(self._run_id)
+        if path is None:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+        return WorkflowHistory.from_json(self._run_id, path.read_text(encoding="utf-8"))
+
+
+class _FakeClient:
+    """Stands in for temporalio's Client: get_workflow_handle(id).fetch_history() from golden files."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+        self.fetched: list[str] = []
+
+    def get_workflow_handle(self, run_id: str) -> _Handle:
+        return _Handle(self, run_id)
+
+
+def _completed_histories() -> dict[str, Path]:
+    files = {p.stem: p for p in sorted(HISTORIES.glob("*completed*.json"))}
+    if not files:
+        pytest.skip("no completed golden history in tests/histories/")
+    return files
+
+
+async def test_feedback_for_runs_reads_histories() -> None:
+    from starter.feedback_cmd import feedback_for_runs, render_feedback
+
+    files = _completed_histories()
+    client = _FakeClient(files)
+    ids = list(files)
+    fb = await feedback_for_runs(client, [*ids, ids[0]])  # type: ignore[arg-type]
+    assert sorted(client.fetched) == sorted(ids)  # the duplicate is fetched once
+    assert fb.runs == len(ids)
+    names = {s.name: s for s in fb.stages}
+    assert {"ingest_report", "analyze_run", "score_risk", "render_reports"} <= set(names)
+    assert names["render_reports"].count == len(ids)
+    assert fb.wall_ms is not None and fb.wall_ms > 0 and fb.share_of in ("the run", "run time")
+    text = render_feedback(fb)
+    assert text.startswith(f"Performance feedback over {len(ids)} run")
+    assert "render_reports" in text and "Flakiest integration: " in text and "Suggestions" in text
+
+
+async def test_feedback_for_runs_unknown_run() -> None:
+    from aiva.errors import InputError
+    from starter.feedback_cmd import feedback_for_runs
+
+    client = _FakeClient({})
+    with pytest.raises(InputError, match="no run 'nope'"):
+        await feedback_for_runs(client, ["nope"])  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        await feedback_for_runs(client, [])  # type: ignore[arg-type]
+
+
+def test_render_feedback_text() -> None:
+    from starter.feedback_cmd import render_feedback
+
+    stages: list[StageTiming] = []
+    for attempts in (6, 5, 6):
+        stages += pipeline(tickets_attempts=attempts, tickets_failure=WEBHOOK_503, render=41.0)
+    text = render_feedback(performance_feedback(stages, wall_ms=3 * 66_000))
+    lines = text.splitlines()
+    assert lines[0] == "Performance feedback over 3 runs (wall time 3 min 18 s, stage time 2 min 18 s)"
+    assert lines[2].split() == ["stage", "count", "total", "median", "max", "share", "attempts", "retries",
+                                "failures"]
+    row = next(line for line in lines if line.startswith("open_tickets"))
+    assert row.split()[1] == "3" and row.split()[-4:] == ["2%", "17", "14", "0"]
+    assert "Flakiest integration: open_tickets" in lines
+    assert " 1. open_tickets retried 14 times over 3 runs: the webhook failed with HTTP 503;" in text
+    assert all(len(line) <= 100 for line in lines if not line.startswith(("stage", "-", "open", "render")))
+    assert render_feedback(performance_feedback([])).endswith("No activities recorded.\n")

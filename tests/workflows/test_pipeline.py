@@ -364,3 +364,26 @@ async def test_triage_update_on_a_running_pipeline(
         receiver.book.delay_s = 0.0
     assert await pool.fetchval("SELECT status FROM findings WHERE fingerprint=$1", fp) == "false_positive"
     assert await pool.fetchval("SELECT count(*) FROM triage_rules WHERE reason='wrong run'") == 0
+
+
+async def test_feedback_and_vex_for_a_run(
+        temporal_env: WorkflowEnvironment, worker: Worker, settings: Settings) -> None:
+    """`aiva feedback` reads a finished run's history; the VEX export comes out of the same pipeline."""
+    import json as _json
+
+    from starter.feedback_cmd import feedback_for_runs, render_feedback
+
+    handle = await _start(temporal_env.client, settings, PipelineInput(
+        product=f"fb-{uuid.uuid4().hex[:6]}", reports=_examples(), report_formats=["vex"]))
+    result = await handle.result()
+    vex = _json.loads(Path(result.reports["vex"]).read_text())
+    assert vex["bomFormat"] == "CycloneDX" and vex["specVersion"] == "1.5"
+    assert {v["analysis"]["state"] for v in vex["vulnerabilities"]} == {"in_triage"}
+    ids = {v["id"] for v in vex["vulnerabilities"]}
+    # the six Trivy CVEs (plus a GHSA alias); the SAST results are not VEX material
+    assert {i for i in ids if i.startswith("CVE-")} == {
+        "CVE-2023-44487", "CVE-2024-2511", "CVE-2023-4911", "CVE-2023-30861", "CVE-2024-34069", "CVE-2023-32681"}
+    assert all(i.startswith(("CVE-", "GHSA-")) for i in ids)
+    fb = await feedback_for_runs(temporal_env.client, [handle.id])
+    text = render_feedback(fb)
+    assert "render_reports" in text and "ingest_report" in text
