@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from temporalio import activity
@@ -14,11 +15,41 @@ from temporalio.client import Client
 
 from activities.heartbeat import in_thread_heartbeating
 from aiva.contracts import ReportStageInput, ReportStageResult
-from aiva.reports.model import RunSummary, StageTiming, TrendPoint, jsonl_source
+from aiva.reports.model import (
+    AttackPathHop,
+    AttackPathView,
+    RunSummary,
+    SlaBreach,
+    StageTiming,
+    TrendPoint,
+    jsonl_source,
+)
 from aiva.reports.writer import write_reports
 from aiva.settings import Settings
 from aiva.store import queries
+from aiva.store.sla_store import product_breaches
 from starter.recorder import timeline
+
+
+async def _intelligence(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
+    """KEV count, SLA breaches, compliance and attack paths of a run, for the report summary."""
+    views = await queries.run_views(conn, run_id)
+    threats = views.get("threats") or {}
+    product_id = await conn.fetchval("SELECT product_id FROM runs WHERE run_id = $1", run_id)
+    late = await product_breaches(conn, product_id, datetime.now(UTC))
+    return {
+        "kev_open": int(threats.get("kev") or 0),
+        "sla_breach_count": len(late),
+        "sla_breaches": [SlaBreach(fingerprint=b.fingerprint, severity=b.severity.value, due=b.due,
+                                   overdue_days=b.overdue // timedelta(days=1)) for b in late[:50] if b.due],
+        "compliance": views.get("compliance") or {},
+        "attack_paths": [
+            AttackPathView(entry=p["entry"], target=p["target"], probability=p["probability"],
+                           hops=[AttackPathHop(source=h["from"], target=h["to"], kind=h["kind"],
+                                               probability=h["probability"], via=h["via"], findings=h["findings"])
+                                 for h in p["hops"]])
+            for p in threats.get("attack_paths") or []],
+    }
 
 
 def _no_beat(*_details: object) -> None:
@@ -56,6 +87,7 @@ class ReportActivities:
         with tempfile.TemporaryDirectory(prefix="aiva-report-") as tmp:
             jsonl = Path(tmp) / "findings.jsonl"
             trend: list[TrendPoint] = []
+            extras: dict[str, Any] = {}
             async with self._pool.acquire() as conn:
                 facts = await queries.run_facts(conn, inp.run_id)
                 if facts is None:
@@ -64,6 +96,7 @@ class ReportActivities:
                 else:
                     await queries.export_run_findings(conn, inp.run_id, jsonl, facts)
                     trend = [TrendPoint(**t) for t in await queries.product_trend(conn, inp.run_id)]
+                    extras = await _intelligence(conn, inp.run_id)
             beat("exported")
             a = facts.analysis
             summary = RunSummary(
@@ -73,6 +106,7 @@ class ReportActivities:
                 mitigated=a.get("mitigated", 0), unchanged=a.get("unchanged", 0),
                 by_severity=dict(facts.by_severity), by_risk=dict(facts.by_risk), by_status=dict(facts.by_status),
                 tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id), trend=trend,
+                **extras,
             )
             files = await in_thread_heartbeating(
                 partial(write_reports, basename=inp.run_id, pdf_top=self._settings.pdf_top_findings),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +50,35 @@ class TrendPoint(BaseModel):
     mitigated: int = 0
 
 
+class SlaBreach(BaseModel):
+    """An open finding past its SLA due date."""
+
+    fingerprint: str
+    severity: str
+    due: datetime
+    overdue_days: int
+
+
+class AttackPathHop(BaseModel):
+    """One hop of an attack path, with the findings that make it possible."""
+
+    source: str | None
+    target: str
+    kind: str
+    probability: float
+    via: str
+    findings: list[dict[str, Any]] = []
+
+
+class AttackPathView(BaseModel):
+    """A path from the internet to a crown jewel."""
+
+    entry: str
+    target: str
+    probability: float
+    hops: list[AttackPathHop]
+
+
 class RunSummary(BaseModel):
     """The run as a whole: who, what, when, and the counts a reader needs first."""
 
@@ -69,6 +99,12 @@ class RunSummary(BaseModel):
     tickets_opened: int = 0
     stages: list[StageTiming] = []
     trend: list[TrendPoint] = []  # optional: previous runs of the product (oldest first), for the trend chart
+    kev_open: int = 0  # open findings of the run on a CISA KEV vulnerability
+    sla_breaches: list[SlaBreach] = []  # the product's open findings past due, most overdue first (capped)
+    sla_breach_count: int = 0
+    # the analysis stage's compliance evaluation (aiva.compliance.ComplianceReport as JSON), when it ran
+    compliance: dict[str, Any] = {}
+    attack_paths: list[AttackPathView] = []
 
 
 FindingsSource = Callable[[], Iterator[ReportFinding]]

@@ -133,3 +133,12 @@ async def product_trend(conn: asyncpg.Connection, run_id: str, limit: int = 12) 
             "new": analysis.get("new", 0), "mitigated": analysis.get("mitigated", 0),
         })
     return out
+
+
+async def run_views(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
+    """The analysis stage's stored views of a run: compliance, threats (attack paths, KEV counts)."""
+    row = await conn.fetchrow("SELECT compliance::text AS c, threats::text AS t FROM runs WHERE run_id = $1", run_id)
+    if row is None:
+        return {}
+    return {"compliance": orjson.loads(row["c"]) if row["c"] else {},
+            "threats": orjson.loads(row["t"]) if row["t"] else {}}
