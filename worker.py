@@ -23,6 +23,7 @@ from activities.intel import IntelActivities
 from activities.remediation import RemediationActivities
 from activities.report import ReportActivities
 from activities.scan import ScanActivities
+from activities.scanners import ScannerActivities
 from activities.triage import TriageActivities
 from aiva.settings import Settings
 from aiva.store.database import create_pool, database_url
@@ -50,8 +51,9 @@ def build_activities(
     report = ReportActivities(pool, client, settings)
     triage = TriageActivities(pool)
     intel = IntelActivities(pool, http, settings)
+    scanners = ScannerActivities(pool, settings)
     return [
-        scan.ingest_report, scan.undo_ingest,
+        scan.ingest_report, scan.undo_ingest, scanners.run_scanner,
         analysis.analyze_run, analysis.undo_analysis, analysis.score_risk,
         analysis.analyze_vulnerabilities, analysis.check_compliance, analysis.correlate_threats,
         analysis.find_attack_paths,

@@ -6,7 +6,7 @@ never findings (claim check: findings live in PostgreSQL).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiva.enums import ModuleName, Severity
 
@@ -25,14 +25,27 @@ class ReportInput(_Contract):
 
 
 # The report formats the report stage writes (aiva.reports.writer.KNOWN_FORMATS; a test keeps them equal).
-REPORT_FORMATS = ("html", "pdf", "json", "csv", "sarif", "vex")
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "sarif", "vex", "compliance")
+
+
+# The scanners `aiva start --scan-dir` runs by default (aiva.scanners.SCANNERS; a test keeps them in step).
+DEFAULT_SCANNERS = ("bandit", "semgrep", "checkov", "detect-secrets")
+
+
+class ScanDirInput(_Contract):
+    """A directory (or git URL) for the scan stage to run real scanners on."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    scanners: list[str] = Field(default_factory=lambda: list(DEFAULT_SCANNERS), min_length=1)
+    target: str | None = None
 
 
 class PipelineInput(_Contract):
-    """What `aiva start` asks for."""
+    """What `aiva start` asks for: report files, directories to scan, or both."""
 
     product: str = Field(min_length=1, max_length=200)
-    reports: list[ReportInput] = Field(min_length=1, max_length=200)
+    reports: list[ReportInput] = Field(default_factory=list, max_length=200)
+    scan_dirs: list[ScanDirInput] = Field(default_factory=list, max_length=20)
     remediation: bool = True
     min_ticket_severity: Severity = Severity.HIGH
     report_formats: list[str] = ["html", "pdf", "json"]
@@ -45,6 +58,12 @@ class PipelineInput(_Contract):
         if bad:
             raise ValueError(f"unknown report format(s) {', '.join(bad)}; known: {', '.join(REPORT_FORMATS)}")
         return v
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> PipelineInput:
+        if not self.reports and not self.scan_dirs:
+            raise ValueError("a run needs at least one report file or one directory to scan")
+        return self
 
 
 class StageCounts(_Contract):

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aiva.contracts import PipelineInput, ReportInput
+from aiva.contracts import PipelineInput, ReportInput, ScanDirInput
 from aiva.enums import Severity
 from aiva.errors import AivaError
 from aiva.settings import Settings
@@ -61,8 +61,12 @@ def parse_since(text: str) -> timedelta:
 
 @app.command()
 def start(
-    reports: Annotated[list[Path], typer.Argument(help="scanner report files (format detected from content)")],
     product: Annotated[str, typer.Option("--product", "-p", help="product the findings belong to")],
+    reports: Annotated[list[Path] | None, typer.Argument(help="scanner report files (format detected from content)")]
+    = None,
+    scan_dir: Annotated[list[str] | None, typer.Option(
+        help="a directory or git URL to run the scanners on (repeatable)")] = None,
+    scanners: Annotated[str, typer.Option(help="scanners for --scan-dir")] = "bandit,semgrep,checkov,detect-secrets",
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="force a format for every file")] = None,
     target: Annotated[str | None, typer.Option(help="asset the reports cover (image, repo, host)")] = None,
     formats: Annotated[str, typer.Option(help="report formats")] = "html,pdf,json",
@@ -71,6 +75,7 @@ def start(
     wait: Annotated[bool, typer.Option("--wait/--detach", help="wait with live progress, or return")] = True,
 ) -> None:
     """Start a pipeline run over report files."""
+    reports = reports or []
     for r in reports:
         if not r.is_file():
             err.print(f"[red]error:[/red] {r}: no such file")
@@ -79,6 +84,9 @@ def start(
         inp = PipelineInput(
             product=product,
             reports=[ReportInput(path=str(r.resolve()), format=fmt, target=target) for r in reports],
+            scan_dirs=[ScanDirInput(path=d if "://" in d or "@" in d else str(Path(d).resolve()),
+                                    scanners=[x.strip() for x in scanners.split(",") if x.strip()], target=target)
+                       for d in scan_dir or []],
             remediation=remediation, min_ticket_severity=min_severity,
             report_formats=[f.strip() for f in formats.split(",") if f.strip()],
         )

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ReportStageResult,
         RiskResult,
         RunRef,
+        ScannerInput,
         ThreatView,
         TriageResult,
         VulnerabilityView,
@@ -57,6 +58,10 @@ STANDARD_RETRY = RetryPolicy(
 INTEGRATION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1),
     maximum_attempts=8, non_retryable_error_types=NON_RETRYABLE,
+)
+SCANNER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1),
+    maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE,
 )
 COMPENSATION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30),
@@ -118,12 +123,18 @@ class PipelineWorkflow:
         ref = RunRef(run_id=run_id, product=inp.product)
         self._product = inp.product
         counts = self._progress.counts
-        counts.reports = len(inp.reports)
+        counts.reports = len(inp.reports) + sum(len(d.scanners) for d in inp.scan_dirs)
         workflow.upsert_search_attributes([sa.PRODUCT.value_set(inp.product)])
         try:
             # scan: every report in parallel, each its own activity
             self._enter(ModuleName.SCAN)
             self._undo.append((ModuleName.SCAN, "undo_ingest"))
+            # real scanners run beside the report ingests, one activity per directory x scanner
+            scanner_inputs = [
+                ScannerInput(run_id=run_id, product=inp.product, index=j, scanner=name, target_dir=d.path,
+                             target=d.target)
+                for j, (d, name) in enumerate((d, n) for d in inp.scan_dirs for n in d.scanners)
+            ]
             ingested: list[IngestResult] = await self._guard(lambda: _all_or_first_error([
                 workflow.execute_activity(
                     "ingest_report", IngestInput(run_id=run_id, product=inp.product, index=i, report=r),
@@ -132,6 +143,12 @@ class PipelineWorkflow:
                     cancellation_type=WAIT,
                 )
                 for i, r in enumerate(inp.reports)
+            ] + [
+                workflow.execute_activity(
+                    "run_scanner", si, result_type=IngestResult, start_to_close_timeout=timedelta(hours=1),
+                    heartbeat_timeout=timedelta(minutes=2), retry_policy=SCANNER_RETRY, cancellation_type=WAIT,
+                )
+                for si in scanner_inputs
             ]))
             counts.ingested_findings = sum(x.findings for x in ingested)
             workflow.upsert_search_attributes([sa.FINDINGS.value_set(counts.ingested_findings)])

@@ -11,12 +11,16 @@ UNDEFINED->info. Confidence (`issue_confidence`): HIGH->certain, MEDIUM->firm,
 LOW->tentative, UNDEFINED->unknown. CWE from `issue_cwe.id` (Bandit 1.7.5+).
 Windows path separators in `filename` are normalised to "/".
 
+Hard-coded passwords (B105/B106/B107) quote the password: it is redacted from the text and the
+snippet, and only its keyed hash is kept (`secret_hash`).
+
 Fingerprint "bandit/1": test id, file path (normalised), line number, column offset
 (when given).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -37,6 +41,7 @@ from aiva.parsers._sast_helpers import (
 )
 from aiva.parsers.base import ParseContext, ReportSource, cwe_refs, severity_from_table
 from aiva.schemas import Finding, Location, ToolInfo
+from aiva.secrets import scrub, secret_hash
 
 SEVERITY = {
     "high": Severity.HIGH,
@@ -88,6 +93,10 @@ class BanditParser:
         col = as_int(r.get("col_offset"))
         line_range = [n for n in (as_int(x) for x in as_list(r.get("line_range"))) if n]
         text = as_str(r.get("issue_text")) or ""
+        code = as_str(r.get("code"))
+        secret = _hardcoded_secret(test_id, text)
+        if secret:  # never keep a found password in clear: redact it everywhere, keep a keyed hash
+            text, code = scrub(text, secret), scrub(code, secret) if code else code
         test_name = as_str(r.get("test_name"))
         cwe = as_dict(r.get("issue_cwe")).get("id")
         return Finding(
@@ -108,13 +117,27 @@ class BanditParser:
                 file_path=path,
                 start_line=line,
                 end_line=max(line_range) if line_range else line,
-                snippet=clip(as_str(r.get("code"))),
+                snippet=clip(code),
             ),
             target=ctx.target,
             references=tuple(x for x in (as_str(r.get("more_info")),) if x),
-            tags=tuple(x for x in (test_name,) if x),
+            secret_hash=secret_hash(secret, ctx.secret_key) if secret else None,
+            tags=tuple(x for x in (test_name, "secret" if secret else None) if x),
             warnings=tuple(warnings),
         )
+
+
+# B105/B106/B107 (hard-coded password string / argument / default) quote the password in issue_text.
+_SECRET_TESTS = frozenset({"B105", "B106", "B107"})
+_QUOTED = re.compile(r"Possible hardcoded password: '(.*)'\s*$", re.DOTALL)
+
+
+def _hardcoded_secret(test_id: str, text: str) -> str | None:
+    """The password a hard-coded-password result quotes, if any."""
+    if test_id not in _SECRET_TESTS:
+        return None
+    m = _QUOTED.search(text)
+    return m.group(1) if m and m.group(1) else None
 
 
 PARSER = BanditParser()

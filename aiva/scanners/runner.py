@@ -101,19 +101,25 @@ def is_git_url(target: str) -> bool:
     t = target.strip()
     if _SCP_LIKE.match(t):
         return True
-    parts = urlsplit(t)
-    scheme = parts.scheme.lower()
-    if scheme not in GIT_URL_SCHEMES:
+    try:
+        parts = urlsplit(t)
+        scheme = parts.scheme.lower()
+        if scheme not in GIT_URL_SCHEMES:
+            return False
+        return bool(parts.hostname) or (scheme == "file" and bool(parts.path))
+    except ValueError:  # a malformed netloc ("http://[::1")
         return False
-    return bool(parts.hostname) or (scheme == "file" and bool(parts.path))
 
 
 def safe_url(url: str) -> str:
     """The URL without its user-info (a token in `https://user:token@host/...` stays out of logs)."""
-    parts = urlsplit(url)
-    if parts.scheme and parts.hostname and (parts.username or parts.password):
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=host))
+    try:
+        parts = urlsplit(url)
+        if parts.scheme and parts.hostname and (parts.username or parts.password):
+            host = parts.hostname + (f":{parts.port}" if parts.port else "")
+            return urlunsplit(parts._replace(netloc=host))
+    except ValueError:  # a malformed netloc or port: show only the scheme
+        return f"{url.split(':', 1)[0]}://(malformed URL)"
     return url
 
 
@@ -195,6 +201,7 @@ def run_scanner(
     target), or ScannerError (clone failed, scanner failed, timed out, cancelled, no report).
     """
     exe = locate(scanner)
+    target = target.strip()
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -300,12 +307,19 @@ def _check_report(scanner: Scanner, output: Path, log: Path) -> None:
         os.replace(tmp, output)
 
 
+_JSON_OPENING = re.compile(rb"^(?:\{\s*(?:\"|\}|$)|\[\s*(?:[\{\[\]\"0-9-]|$))")
+
+
 def _json_start(head: bytes) -> int | None:
-    """Offset of the first line that starts a JSON object or array (None when there is none in the head)."""
+    """Offset of the first line that opens a JSON object or array (None when there is none in the head).
+
+    "[WARNING] ..." or "[main] INFO ..." (log lines) do not count: after "[" must come a
+    JSON value or the end of the line, after "{" a key, "}" or the end of the line.
+    """
     offset = 0
     for line in head.splitlines(keepends=True):
         stripped = line.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if stripped[:1] in (b"{", b"["):
+        if _JSON_OPENING.match(stripped.rstrip(b"\r\n")):
             return offset + (len(line) - len(stripped))
         offset += len(line)
     return None
