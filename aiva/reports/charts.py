@@ -183,3 +183,77 @@ def line_chart(
         lx += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class HBar:
+    """One horizontal bar: its label, its value (may be fractional), a tooltip note and its colour."""
+
+    label: str
+    value: float
+    note: str = ""
+    color: str = "#b91c1c"
+
+
+def _nice_max_float(value: float) -> float:
+    """A round upper bound for a fractional axis; whole numbers from 1 up (see `_nice_max`)."""
+    if value <= 0:
+        return 1.0
+    if value < 1:
+        return float(_nice_max(math.ceil(value * 10))) / 10
+    return float(_nice_max(math.ceil(value)))
+
+
+def hbar_chart(
+    title: str, bars: Sequence[HBar], *, width: int = 560, row: int = 22, label_width: int = 180
+) -> str:
+    """A horizontal bar chart (labels on the left, values at the bar ends) as an SVG string.
+
+    Suited to long labels (asset names) and fractional values (summed risk scores);
+    an empty or all-zero input draws a "no data" note.
+    """
+    n = len(bars)
+    height = int(30 + max(n, 1) * row + 26)
+    parts = _open_svg(title, width, height, "chart wide")
+    left, right, top = float(label_width), width - 48.0, 30.0
+    bottom = top + max(n, 1) * row
+    vmax = _nice_max_float(max((b.value for b in bars), default=0.0))
+    for i in range(5):
+        v = vmax * i / 4
+        x = left + (right - left) * i / 4
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{bottom:.1f}" stroke="{_GRID}" stroke-width="1"/>'
+        )
+        label = f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
+        parts.append(
+            f'<text x="{x:.1f}" y="{bottom + 14:.1f}" text-anchor="middle" fill="{_AXIS}">{_e(label)}</text>'
+        )
+    parts.append(
+        f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{bottom:.1f}" stroke="{_AXIS}"/>'
+    )
+    if n == 0 or all(b.value <= 0 for b in bars):
+        parts.append(
+            f'<text x="{(left + right) / 2:.1f}" y="{(top + bottom) / 2 + 4:.1f}" text-anchor="middle" '
+            f'fill="{_AXIS}">no data</text>'
+        )
+    label_chars = max(4, int((label_width - 8) / 6.5))
+    bar_h = row * 0.7
+    for i, b in enumerate(bars):
+        value = max(0.0, b.value)
+        w = (right - left) * value / vmax
+        y = top + row * i + (row - bar_h) / 2
+        cy = top + row * i + row / 2 + 4
+        tip = f"{b.label}: {value:,.1f}" + (f" ({b.note})" if b.note else "")
+        parts.append(
+            f'<rect x="{left:.1f}" y="{y:.1f}" width="{w:.1f}" height="{bar_h:.1f}" fill="{_e(b.color)}">'
+            f"<title>{_e(tip)}</title></rect>"
+        )
+        parts.append(
+            f'<text x="{left + w + 4:.1f}" y="{cy:.1f}" fill="#111827">{value:,.1f}</text>'
+        )
+        parts.append(
+            f'<text x="{left - 6:.1f}" y="{cy:.1f}" text-anchor="end" fill="#374151">'
+            f"{_e(_shorten(b.label, label_chars))}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,10 +1,18 @@
 """HTML report (and its print variant, which weasyprint turns into the PDF).
 
 One pass over the findings feeds a `Digest`: exact counts over every finding (by
-severity and risk of open findings, by status and change, age of open findings) and
-the top N findings by risk kept in a bounded heap. The page shows all findings up to
-`HTML_CAP` (5,000) and says how many more are in the JSON/CSV/SARIF reports; the PDF
-shows the top `PDF_CAP` (200), so it never runs to thousands of pages.
+severity and risk of open findings, by status and change, age of open findings, summed
+risk of open findings per asset), the five riskiest open findings, and the top N
+findings by risk kept in a bounded heap. The page shows all findings up to `HTML_CAP`
+(5,000), grouped by asset then risk level, and says how many more are in the
+JSON/CSV/SARIF reports; the PDF shows the top `PDF_CAP` (200) by risk level then
+severity, so it never runs to thousands of pages.
+
+The run's threat intelligence comes with the summary: KEV count, SLA breaches, the
+analysis stage's compliance evaluation and attack paths; each has its own section,
+which says "not evaluated for this run" when the summary carries nothing for it.
+Links between sections are in-page anchors (`#f-<finding id>`) to findings the page
+lists.
 
 Scanner text is attacker-controlled. The template engine escapes everything
 (autoescape on); only the server-drawn SVG charts (which escape their own labels, see
@@ -19,7 +27,7 @@ import heapq
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +37,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from aiva.feedback import PerformanceFeedback, format_duration, performance_feedback
-from aiva.reports.charts import Bar, Series, bar_chart, line_chart
+from aiva.reports.charts import Bar, HBar, Series, bar_chart, hbar_chart, line_chart
 from aiva.reports.common import (
     RISK_ORDER,
     RISK_RANK,
@@ -46,6 +54,15 @@ from aiva.reports.model import ReportFinding, RunSummary
 
 HTML_CAP = 5_000
 PDF_CAP = 200
+TOP_RISKS = 5  # riskiest open findings in the executive summary
+TOP_ASSETS = 10  # bars of the top risky assets chart
+MAX_ASSETS = 10_000  # assets counted by name; further ones are summed as OTHER_ASSETS
+ASSET_LIMIT = 200  # characters of an asset name kept
+UNSPECIFIED_ASSET = "(unspecified)"
+OTHER_ASSETS = "(other assets)"
+SLA_ROWS = 50
+EVIDENCE_LINKS = 10  # evidence links per failed control in the report
+MAX_PATHS = 20
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0-7 days", 0, 7),
     ("8-30 days", 8, 30),
@@ -94,7 +111,10 @@ class Digest:
     status: Counter[str] = field(default_factory=Counter)
     change: Counter[str] = field(default_factory=Counter)
     age: list[int] = field(default_factory=lambda: [0] * len(AGE_BUCKETS))
+    asset_risk: dict[str, float] = field(default_factory=dict)  # summed risk score of open findings
+    asset_open: Counter[str] = field(default_factory=Counter)  # open findings per asset
     _heap: list[tuple[int, int, int, float, int, ReportFinding]] = field(default_factory=list)
+    _top_risks: list[tuple[float, int, int, int, ReportFinding]] = field(default_factory=list)
     _seq: Iterator[int] = field(default_factory=itertools.count)
 
     def add(self, item: ReportFinding) -> None:
@@ -102,6 +122,7 @@ class Digest:
         self.total += 1
         f = item.finding
         is_open = item.status.is_open
+        seq = -next(self._seq)
         self.status[item.status.value] += 1
         self.change[item.change] += 1
         if is_open:
@@ -110,9 +131,19 @@ class Digest:
             self.risk_open[item.risk_level.value] += 1
             days = (self.reference_time - as_utc(item.first_seen)).days
             self.age[_age_bucket(days)] += 1
+            asset = asset_name(f.target)
+            if asset not in self.asset_risk and len(self.asset_risk) >= MAX_ASSETS:
+                asset = OTHER_ASSETS
+            self.asset_risk[asset] = self.asset_risk.get(asset, 0.0) + item.risk_score
+            self.asset_open[asset] += 1
+            top = (item.risk_score, RISK_RANK[item.risk_level], f.severity.rank, seq, item)
+            if len(self._top_risks) < TOP_RISKS:
+                heapq.heappush(self._top_risks, top)
+            elif top[:4] > self._top_risks[0][:4]:
+                heapq.heapreplace(self._top_risks, top)
         if self.cap <= 0:
             return
-        rank = (int(is_open), RISK_RANK[item.risk_level], f.severity.rank, item.risk_score, -next(self._seq))
+        rank = (int(is_open), RISK_RANK[item.risk_level], f.severity.rank, item.risk_score, seq)
         key = (*rank, item)
         if len(self._heap) < self.cap:
             heapq.heappush(self._heap, key)
@@ -128,6 +159,21 @@ class Digest:
         """The kept findings in display order: risk level, severity, open first, score, input order."""
         ordered = sorted(self._heap, key=lambda k: (k[1], k[2], k[0], k[3], k[4]), reverse=True)
         return [k[5] for k in ordered]
+
+    def top_risks(self) -> list[ReportFinding]:
+        """The `TOP_RISKS` open findings with the highest risk score, highest first."""
+        return [k[4] for k in sorted(self._top_risks, key=lambda k: k[:4], reverse=True)]
+
+    def top_assets(self, n: int = TOP_ASSETS) -> list[tuple[str, float, int]]:
+        """(asset, summed risk score, open findings) of the `n` assets with the most open risk."""
+        ranked = sorted(self.asset_risk.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return [(name, risk, self.asset_open[name]) for name, risk in ranked]
+
+
+def asset_name(target: str | None) -> str:
+    """The asset a finding is counted and grouped under: its target (shortened), else "(unspecified)"."""
+    name = truncate((target or "").strip(), ASSET_LIMIT)[0]
+    return name or UNSPECIFIED_ASSET
 
 
 def _reference_time(summary: RunSummary) -> datetime:
@@ -291,6 +337,295 @@ def _group(items: list[ReportFinding], text_limit: int, snippet_limit: int) -> l
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class AssetRiskGroup:
+    """Findings of one risk level on one asset."""
+
+    risk: str
+    findings: list[FindingView]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetGroup:
+    """Findings of one asset, by risk level; with the asset's open findings and summed open risk."""
+
+    asset: str
+    count: int
+    open_count: int
+    open_risk: str
+    risks: list[AssetRiskGroup]
+
+
+def _group_by_asset(
+    items: list[ReportFinding], digest: Digest, text_limit: int, snippet_limit: int
+) -> list[AssetGroup]:
+    """Findings (in display order) grouped by asset, riskiest asset first, then by risk level."""
+    buckets: dict[str, list[ReportFinding]] = {}
+    for item in items:
+        buckets.setdefault(asset_name(item.finding.target), []).append(item)
+    groups: list[AssetGroup] = []
+    for asset in sorted(buckets, key=lambda a: (-digest.asset_risk.get(a, 0.0), a)):
+        risks = [
+            AssetRiskGroup(
+                risk.value, [finding_view(i, text_limit=text_limit, snippet_limit=snippet_limit) for i in by_risk]
+            )
+            for risk, by_risk in itertools.groupby(buckets[asset], key=lambda i: i.risk_level)
+        ]
+        groups.append(AssetGroup(asset, len(buckets[asset]), digest.asset_open.get(asset, 0),
+                                 f"{digest.asset_risk.get(asset, 0.0):,.1f}", risks))
+    return groups
+
+
+# ---- threat intelligence sections: SLA breaches, compliance, attack paths ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A finding the page lists, as other sections link to it (`#f-<id>`)."""
+
+    id: int
+    title: str
+    severity: str
+
+
+def shown_findings(items: list[ReportFinding]) -> dict[str, Shown]:
+    """Fingerprint -> the listed finding it names (for links from the other sections)."""
+    return {i.finding.fingerprint: Shown(i.id, truncate(i.finding.title, 160)[0], i.finding.severity.value)
+            for i in items}
+
+
+def _severity_class(name: str) -> str:
+    return name if name in SEVERITY_COLORS else "other"
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _as_int(value: object) -> int:
+    if not isinstance(value, int | float | str):
+        return 0
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        return 0
+
+
+def _as_float(value: object) -> float:
+    if not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        out = float(value)
+    except (ValueError, OverflowError):
+        return 0.0
+    return out if out == out else 0.0  # NaN counts as 0
+
+
+def _text(value: object, limit: int = 300) -> str:
+    return truncate("" if value is None else str(value), limit)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRow:
+    """One SLA breach as the table shows it."""
+
+    severity: str
+    severity_class: str
+    fingerprint: str
+    short: str
+    due: str
+    overdue_days: int
+    anchor: int | None
+
+
+def sla_rows(summary: RunSummary, shown: Mapping[str, Shown], limit: int = SLA_ROWS) -> list[SlaRow]:
+    """The summary's SLA breaches (most overdue first, as given), at most `limit`."""
+    rows = []
+    for b in summary.sla_breaches[:limit]:
+        link = shown.get(b.fingerprint)
+        rows.append(SlaRow(
+            severity=_text(b.severity, 40), severity_class=_severity_class(b.severity),
+            fingerprint=_text(b.fingerprint, 200), short=_text(b.fingerprint, 12),
+            due=as_utc(b.due).strftime("%Y-%m-%d"), overdue_days=b.overdue_days,
+            anchor=link.id if link else None,
+        ))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ControlView:
+    """One control of a framework: status, its evidence (open findings' fingerprints) and links to them."""
+
+    id: str
+    title: str
+    label: str  # the title without a leading repeat of the id ("A03:2021 Injection" -> "Injection")
+    passed: bool
+    evidence: tuple[str, ...]
+    resolved: int
+    links: list[Shown]
+    unlinked: int  # evidence findings this page does not list (or beyond the links shown)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkView:
+    """One framework's evaluation, as the reports show it."""
+
+    key: str
+    name: str
+    sources: list[str]
+    controls: list[ControlView]
+    open_findings: int
+    open_unmapped: int
+
+    @property
+    def failed(self) -> list[ControlView]:
+        """The controls that fail, in the framework's order."""
+        return [c for c in self.controls if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        """True when no control fails."""
+        return all(c.passed for c in self.controls)
+
+
+def compliance_views(
+    doc: Mapping[str, Any], shown: Mapping[str, Shown] | None = None, *, links: int = EVIDENCE_LINKS
+) -> list[FrameworkView]:
+    """The frameworks of a compliance evaluation (aiva.compliance.ComplianceReport as JSON), read leniently.
+
+    Each failed control links to up to `links` of its evidence findings that `shown` holds.
+    Missing or malformed parts read as empty; nothing here raises on odd input.
+    """
+    shown = shown or {}
+    out: list[FrameworkView] = []
+    for key, raw in _as_dict(doc.get("frameworks")).items():
+        fw = _as_dict(raw)
+        controls: list[ControlView] = []
+        for c in map(_as_dict, _as_list(fw.get("controls"))):
+            evidence = tuple(str(e) for e in _as_list(c.get("evidence")))
+            passed = bool(c.get("passed", not evidence))
+            linked: list[Shown] = []
+            if not passed:
+                for fp in evidence:
+                    if len(linked) >= links:
+                        break
+                    hit = shown.get(fp)
+                    if hit is not None:
+                        linked.append(hit)
+            cid, title = _text(c.get("id"), 80), _text(c.get("title"), 300)
+            label = title[len(cid):].lstrip(" :-") if cid and title.startswith(cid) else title
+            controls.append(ControlView(
+                id=cid, title=title, label=label, passed=passed, evidence=evidence,
+                resolved=_as_int(c.get("resolved")), links=linked, unlinked=len(evidence) - len(linked),
+            ))
+        out.append(FrameworkView(
+            key=_text(key, 80), name=_text(fw.get("name") or key, 200),
+            sources=[_text(src, 500) for src in _as_list(fw.get("sources"))[:10]], controls=controls,
+            open_findings=_as_int(fw.get("open_findings")), open_unmapped=_as_int(fw.get("open_unmapped")),
+        ))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HopFinding:
+    """A finding that makes a hop possible."""
+
+    title: str
+    fingerprint: str
+    risk_score: str
+    kev: bool
+    anchor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HopView:
+    """One hop of an attack path."""
+
+    source: str
+    target: str
+    kind: str
+    probability: str
+    via: str
+    findings: list[HopFinding]
+
+
+@dataclass(frozen=True, slots=True)
+class PathView:
+    """An attack path: the chain of assets from the internet to a crown jewel, and its hops."""
+
+    chain: list[str]
+    probability: str
+    hops: list[HopView]
+
+
+def _percent(p: float) -> str:
+    p = max(0.0, min(1.0, p))
+    return f"{p:.1%}" if p < 0.1 else f"{p:.0%}"
+
+
+def attack_path_views(summary: RunSummary, shown: Mapping[str, Shown], limit: int = MAX_PATHS) -> list[PathView]:
+    """The summary's attack paths (likeliest first, as given), at most `limit`."""
+    out = []
+    for path in summary.attack_paths[:limit]:
+        hops = []
+        for h in path.hops[:30]:
+            findings = []
+            for raw in h.findings[:10]:
+                d = _as_dict(raw)
+                fp = _text(d.get("fingerprint"), 200)
+                link = shown.get(fp)
+                findings.append(HopFinding(
+                    title=_text(d.get("title") or fp, 300), fingerprint=fp,
+                    risk_score=f"{_as_float(d.get('risk_score')):.1f}", kev=d.get("in_kev") is True,
+                    anchor=link.id if link else None,
+                ))
+            hops.append(HopView(
+                source=_text(h.source, ASSET_LIMIT) if h.source else "internet", target=_text(h.target, ASSET_LIMIT),
+                kind=_text(h.kind, 40), probability=_percent(h.probability), via=_text(h.via, 40), findings=findings,
+            ))
+        chain = ["internet", *(hop.target for hop in hops)]
+        out.append(PathView(chain=chain, probability=_percent(path.probability), hops=hops))
+    return out
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def posture(summary: RunSummary, digest: Digest, frameworks: list[FrameworkView]) -> str:
+    """A few sentences on the run's risk posture (numbers and fixed words only, no scanner text)."""
+    crit, high = digest.risk_open.get("critical", 0), digest.risk_open.get("high", 0)
+    if digest.open_total:
+        text = f"{_plural(digest.open_total, 'open finding')}: {crit:,} critical-risk, {high:,} high-risk"
+    else:
+        text = "No open findings"
+    text += f", {summary.kev_open:,} on the CISA KEV catalogue" if summary.kev_open else ", none on CISA KEV"
+    if summary.sla_breach_count:
+        worst = max((b.overdue_days for b in summary.sla_breaches), default=0)
+        text += f"; {_plural(summary.sla_breach_count, 'finding')} past their SLA"
+        if worst:
+            text += f" (the most overdue by {_plural(worst, 'day')})"
+    else:
+        text += "; no SLA breach recorded"
+    text += "."
+    extra = []
+    if frameworks:
+        failing = sum(not fw.passed for fw in frameworks)
+        extra.append(f"{failing:,} of {_plural(len(frameworks), 'compliance framework')} failing")
+    if summary.attack_paths:
+        likeliest = max(p.probability for p in summary.attack_paths)
+        extra.append(f"{_plural(len(summary.attack_paths), 'attack path')} to crown jewels, "
+                     f"the likeliest {_percent(likeliest)}")
+    if extra:
+        joined = "; ".join(extra)
+        text += f" {joined[0].upper()}{joined[1:]}."
+    return text
+
+
 def charts(summary: RunSummary, digest: Digest) -> dict[str, Markup]:
     """The report's SVG charts, keyed by name (escaped by the chart functions, so marked safe)."""
     sev_counts = summary.by_severity or dict(digest.severity_open)
@@ -310,6 +645,10 @@ def charts(summary: RunSummary, digest: Digest) -> dict[str, Markup]:
         "severity": Markup(bar_chart(sev_title, sev_bars)),  # noqa: S704 - escaped by charts
         "risk": Markup(bar_chart(risk_title, risk_bars)),  # noqa: S704
         "age": Markup(bar_chart("Age of open findings (since first seen)", age_bars)),  # noqa: S704
+        "assets": Markup(hbar_chart(  # noqa: S704
+            f"Top {TOP_ASSETS} risky assets (summed risk score of open findings)",
+            [HBar(name, risk, _plural(n, "open finding")) for name, risk, n in digest.top_assets()],
+        )),
     }
     if summary.trend:
         labels = [as_utc(p.started_at).strftime("%Y-%m-%d") for p in summary.trend]
@@ -366,6 +705,8 @@ def render(summary: RunSummary, digest: Digest, *, print_variant: bool) -> Itera
     risk_counts = summary.by_risk or dict(digest.risk_open)
     items = digest.top()
     text_limit, snippet_limit = (800, 400) if print_variant else (4_000, 2_000)
+    shown = shown_findings(items)
+    frameworks = compliance_views(summary.compliance, shown)
     stages = [
         {
             "name": s.name,
@@ -397,7 +738,14 @@ def render(summary: RunSummary, digest: Digest, *, print_variant: bool) -> Itera
         "status_rows": sorted(digest.status.items(), key=lambda kv: (-kv[1], kv[0])),
         "age_rows": [(label, n) for (label, _, _), n in zip(AGE_BUCKETS, digest.age, strict=True)],
         "charts": charts(summary, digest),
-        "groups": _group(items, text_limit, snippet_limit),
+        "groups": _group(items, text_limit, snippet_limit) if print_variant else [],
+        "asset_groups": [] if print_variant else _group_by_asset(items, digest, text_limit, snippet_limit),
+        "anchors": {i.id for i in items},
+        "posture": posture(summary, digest, frameworks),
+        "top_risks": [finding_view(i, text_limit=text_limit, snippet_limit=0) for i in digest.top_risks()],
+        "sla_rows": sla_rows(summary, shown),
+        "frameworks": frameworks,
+        "paths": attack_path_views(summary, shown),
         "stages": stages,
         "feedback": _feedback_context(run_feedback(summary)) if summary.stages else None,
         "colors": SEVERITY_COLORS,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiva.reports.common import ReportSink
+from aiva.reports.compliance_report import ComplianceSink
 from aiva.reports.csv_export import CsvSink
 from aiva.reports.html_report import HtmlSink, PdfSink
 from aiva.reports.json_export import JsonSink
@@ -35,10 +36,12 @@ SINKS: dict[str, SinkFactory] = {
     "csv": lambda summary, out: CsvSink(out),
     "sarif": lambda summary, out: SarifSink(summary, out),
     "vex": lambda summary, out: VexSink(summary, out),
+    "compliance": lambda summary, out: ComplianceSink(summary, out),
 }
 KNOWN_FORMATS: tuple[str, ...] = tuple(SINKS)
 EXTENSIONS: dict[str, str] = {
     "html": "html", "pdf": "pdf", "json": "json", "csv": "csv", "sarif": "sarif", "vex": "cdx.json",
+    "compliance": "compliance.html",
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

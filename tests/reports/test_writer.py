@@ -117,8 +117,8 @@ def test_html_lists_every_finding_grouped(tmp_path: Path) -> None:
     page = _html(tmp_path, items)
     assert page.count('<details class="finding') == len(items)
     assert "more findings in the JSON/CSV/SARIF reports" not in page
-    # grouped by risk level, then severity
-    order = [int(n) for n in re.findall(r"Finding number (\d+)", page)]
+    # one asset (no target): grouped by risk level, then severity (the executive summary's top risks come first)
+    order = [int(n) for n in re.findall(r"Finding number (\d+)", page.split('<section id="findings">', 1)[1])]
     assert order.index(2) < order.index(1)  # both critical risk; critical severity before low
     assert order.index(1) < order.index(4) < order.index(3)  # critical risk, then high, then medium
     for text in ("CVE-2024-1005", "CWE-1321", "lodash", "4.17.5", "fixed in 4.17.21", "src/app_1.py:10-12",
@@ -160,7 +160,7 @@ def test_html_summary_charts_stages_and_text(tmp_path: Path) -> None:
     assert "Use parameterised queries" in page  # CWE-89 generic guidance
     assert "Upgrade lodash 4.17.1 to 4.17.21 or later." in page
     assert "Guidance (generic)" in page
-    assert len(re.findall(r"<svg ", page)) == 4  # severity, risk, age, trend
+    assert len(re.findall(r"<svg ", page)) == 5  # severity, risk, age, top assets, trend
     assert "Trend over recent runs" in page
     ages = dict(re.findall(r"<tr><td>(0-7 days|8-30 days|31-90 days|&gt;90 days)</td><td class=\"num\">(\d+)",
                            page))
@@ -170,7 +170,7 @@ def test_html_summary_charts_stages_and_text(tmp_path: Path) -> None:
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
     no_trend = _html(tmp_path / "b", items[:2])
-    assert len(re.findall(r"<svg ", no_trend)) == 3
+    assert len(re.findall(r"<svg ", no_trend)) == 4
 
 
 def test_charts_escape_and_handle_empty_data() -> None:
