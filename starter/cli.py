@@ -453,14 +453,40 @@ def demo(
 
     s = _settings()
     out.print(devstack.ensure_running(s))
-    examples = sorted((REPO_ROOT / "examples").glob("*.*"))
-    examples = [e for e in examples if e.suffix in (".json", ".sarif")]
-    inp = PipelineInput(product=product, reports=[ReportInput(path=str(e)) for e in examples],
-                        report_formats=["html", "pdf", "json", "csv", "sarif"])
-    out.print(f"running the pipeline over {', '.join(e.name for e in examples)}")
+    examples = REPO_ROOT / "examples"
+    _run(_demo_context(product, examples))
+    reports = [e for e in sorted(examples.glob("*.*")) if e.suffix in (".json", ".sarif")]
+    inp = PipelineInput(product=product, reports=[ReportInput(path=str(e)) for e in reports],
+                        report_formats=["html", "pdf", "json", "csv", "sarif", "vex", "compliance"])
+    out.print(f"running the pipeline over {', '.join(e.name for e in reports)}")
     _run(_start(inp, wait=True))
     out.print(f"\nTemporal Web UI: {s.ui_url}")
     out.print("The dev stack keeps running for the UI; stop it with: aiva dev --stop")
+
+
+async def _demo_context(product: str, examples: Path) -> None:
+    """The demo's asset inventory and sample threat intel (the KEV catalog from ../shared when present)."""
+    from activities.intel import load_source
+    from aiva.attack_paths import load_inventory
+    from aiva.contracts import IntelSource
+    from aiva.store.assets import upsert_inventory
+    from aiva.store.database import create_pool, database_url
+    from aiva.store.migrate import migrate as do_migrate
+
+    s = _settings()
+    pool = await create_pool(await asyncio.to_thread(database_url, s), 2)
+    try:
+        async with pool.acquire() as conn:
+            await do_migrate(conn)
+            n = await upsert_inventory(conn, product, load_inventory(examples / "inventory.yaml"))
+            out.print(f"inventory: {n['assets']} assets, {n['edges']} edges (examples/inventory.yaml)")
+            shared_kev = REPO_ROOT.parent / "shared" / "intel" / "kev" / "known_exploited_vulnerabilities.json"
+            kev = shared_kev if shared_kev.is_file() else examples / "intel" / "kev-sample.json"
+            for kind, path in (("kev", kev), ("epss", examples / "intel" / "epss-sample.csv")):
+                changed = await load_source(conn, None, IntelSource(kind=kind, location=str(path)))
+                out.print(f"threat intel: {kind} from {path.name} ({changed} records changed)")
+    finally:
+        await pool.close()
 
 
 # ---------------------------------------------------------------- offline tools
