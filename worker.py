@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.analysis import AnalysisActivities
@@ -34,11 +35,23 @@ from workflows.pipeline import PipelineWorkflow
 log = logging.getLogger("aiva.worker")
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A Temporal client with the pydantic converter (every client must use the same one)."""
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """When AIVA_METRICS_PORT is set: serve AIVA's metrics there and the SDK's on the next port."""
+    if settings.metrics_port is None:
+        return None
+    from activities.metrics import serve
+
+    serve(settings.metrics_port)
+    return Runtime(telemetry=TelemetryConfig(
+        metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.metrics_port + 1}")))
 
 
 def build_activities(
@@ -95,7 +108,7 @@ async def worker_resources(settings: Settings) -> AsyncIterator[tuple[Client, as
             log.info("applied migrations: %s", ", ".join(applied))
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
         stack.push_async_callback(http.aclose)
-        client = await connect_temporal(settings)
+        client = await connect_temporal(settings, metrics_runtime(settings))
         yield client, pool, http
 
 

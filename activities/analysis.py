@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 
+from activities import metrics
 from aiva.contracts import (
     AnalysisResult,
     AttackPathsResult,
@@ -61,7 +62,10 @@ class AnalysisActivities:
     async def analyze_run(self, ref: RunRef) -> AnalysisResult:
         """Match the run's findings against the product's, apply transitions (once per run)."""
         async with self._pool.acquire() as conn:
-            return await reconcile.analyze_run(conn, ref.run_id)
+            result = await reconcile.analyze_run(conn, ref.run_id)
+        for change in ("new", "reopened", "mitigated", "unchanged", "triaged"):
+            metrics.TRANSITIONS.labels(change).inc(getattr(result, change))
+        return result
 
     @activity.defn(name="undo_analysis")
     async def undo_analysis(self, ref: RunRef) -> CompensationResult:

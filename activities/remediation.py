@@ -7,6 +7,7 @@ import httpx
 import orjson
 from temporalio import activity
 
+from activities import metrics
 from activities.failures import to_application_error
 from aiva.connectors.webhook import NAME as WEBHOOK
 from aiva.connectors.webhook import WebhookConnector
@@ -64,6 +65,7 @@ class RemediationActivities:
                 except AivaError as e:
                     raise to_application_error(e) from e
                 await tickets.mark_open(conn, key, ext)
+                metrics.TICKETS.labels(WEBHOOK, "opened").inc()
                 opened += 1
         return RemediationResult(integration=WEBHOOK, opened=opened, already_open=already)
 
@@ -81,5 +83,6 @@ class RemediationActivities:
                     except AivaError as e:
                         raise to_application_error(e) from e
                 await tickets.mark_closed(conn, key)
+                metrics.TICKETS.labels(WEBHOOK, "closed").inc()
                 closed += 1
         return CompensationResult(step=ModuleName.REMEDIATION, undone=closed)

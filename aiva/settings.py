@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
     redis_url: str | None = None
     pdf_top_findings: int = Field(default=200, ge=0, le=5000)
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65534,
+        description="serve Prometheus metrics on this port (Temporal SDK metrics on the next one); unset = off",
+    )
     fp_auto_close_threshold: float | None = Field(
         default=None, gt=0.5, le=1.0,
         description="close new findings as false positive when the experience model says at least this; unset = never",

@@ -489,6 +489,20 @@ async def _demo_context(product: str, examples: Path) -> None:
         await pool.close()
 
 
+@app.command()
+def doctor() -> None:
+    """Check this installation: settings, PostgreSQL + schema, Temporal + search attributes, PDF, scanners."""
+    from starter.doctor import diagnose
+
+    checks = _run(diagnose(_settings()))
+    assert isinstance(checks, list)
+    for c in checks:
+        mark = "[green]ok[/green]  " if c.ok else ("[red]FAIL[/red]" if c.required else "[yellow]warn[/yellow]")
+        out.print(f"{mark} {c.name}: {c.detail}")
+    if any(not c.ok and c.required for c in checks):
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- offline tools
 
 @app.command()

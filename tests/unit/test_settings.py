@@ -26,3 +26,9 @@ def test_defaults_work_locally(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.database_url is None and s.temporal_address == "localhost:7233"
     assert s.ui_url.startswith("http://localhost:8233/")
+
+
+def test_metrics_port_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIVA_METRICS_PORT", "70000")
+    with pytest.raises(ValidationError, match="metrics_port"):
+        Settings()
