@@ -52,8 +52,8 @@ async def test_false_positive_survives_rescans_and_reimport(pool: asyncpg.Pool, 
     await _run(pool, settings, product, report)
     assert await _status(pool, product, "CVE-2020-10001") == "false_positive"
     who = await pool.fetchval(
-        "SELECT actor FROM finding_events e JOIN findings f ON f.id=e.finding_id WHERE f.fingerprint=$1"
-        " AND e.to_status='false_positive'", fp)
+        "SELECT e.actor FROM finding_events e JOIN findings f ON f.id=e.finding_id JOIN products p"
+        " ON p.id=f.product_id WHERE p.name=$1 AND f.fingerprint=$2 AND e.to_status='false_positive'", product, fp)
     assert who == "alice"
 
 

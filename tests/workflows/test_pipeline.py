@@ -362,7 +362,9 @@ async def test_triage_update_on_a_running_pipeline(
         await handle.result()
     finally:
         receiver.book.delay_s = 0.0
-    assert await pool.fetchval("SELECT status FROM findings WHERE fingerprint=$1", fp) == "false_positive"
+    assert await pool.fetchval(
+        "SELECT f.status FROM findings f JOIN products p ON p.id=f.product_id WHERE p.name=$1 AND f.fingerprint=$2",
+        product, fp) == "false_positive"
     assert await pool.fetchval("SELECT count(*) FROM triage_rules WHERE reason='wrong run'") == 0
 
 
