@@ -31,10 +31,10 @@ def _sha256(path: str) -> str:
 
 
 def _take(it: Iterator[Finding], n: int, scan_id: int, start: int) -> list[ingest.Record]:
-    out: list[ingest.Record] = []
-    for i, f in zip(range(start, start + n), it, strict=False):
-        out.append((scan_id, i, f.fingerprint, f.tool.name, f.target, f.severity.value, f.model_dump_json()))
-    return out
+    return [
+        (scan_id, i, f.fingerprint, f.tool.name, f.target, f.severity.value, f.model_dump_json())
+        for i, f in zip(range(start, start + n), it, strict=False)
+    ]
 
 
 def _result(stored: ingest.StoredScan) -> IngestResult:

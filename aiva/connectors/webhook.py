@@ -16,13 +16,15 @@ from typing import Any
 
 import httpx
 
-from aiva.errors import IntegrationRejected, IntegrationUnavailable
+from aiva.connectors.base import send
 
 NAME = "webhook"
 
 
 class WebhookConnector:
     """Opens and closes tickets on a generic webhook receiver."""
+
+    name = NAME
 
     def __init__(self, client: httpx.AsyncClient, url: str, token: str | None = None) -> None:
         self._client = client
@@ -31,20 +33,11 @@ class WebhookConnector:
 
     async def _post(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         headers = {**self._headers, "Idempotency-Key": key, "Content-Type": "application/json"}
-        try:
-            resp = await self._client.post(self._url, json=body, headers=headers)
-        except httpx.TimeoutException as e:
-            raise IntegrationUnavailable(NAME, self._url, f"timed out: {e}") from e
-        except httpx.TransportError as e:
-            raise IntegrationUnavailable(NAME, self._url, f"connection failed: {e}") from e
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise IntegrationUnavailable(NAME, self._url, resp.text[:200], resp.status_code)
-        if resp.status_code >= 400:
-            raise IntegrationRejected(NAME, self._url, resp.text[:200], resp.status_code)
+        resp = await send(self._client, NAME, "POST", self._url, json=body, headers=headers)
         try:
             data = resp.json() if resp.content else {}
         except ValueError:
-            data = {}
+            data = {}  # the contract makes the body optional
         return data if isinstance(data, dict) else {}
 
     async def open_ticket(self, key: str, run_id: str, product: str, finding: dict[str, Any]) -> str:

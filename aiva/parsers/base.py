@@ -25,6 +25,7 @@ from packageurl import PackageURL
 
 from aiva.enums import Severity
 from aiva.errors import ReportParseError, ReportTooLargeError, UnsafeInputError
+from aiva.parsers._jsonstream import JsonStream
 from aiva.schemas import CVEReference, CvssScore, CWEReference
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024 * 1024
@@ -183,11 +184,26 @@ def make_purl(ecosystem: str | None, name: str | None, version: str | None, warn
         namespace, pname = name.split(":", 1)
     elif ptype in ("npm", "golang", "composer") and "/" in name:
         namespace, pname = name.rsplit("/", 1)
+    # packageurl-python is slow (urllib quoting): the same package is met again and again in one report.
+    if type(name) is str and (type(version) is str or version is None):
+        purl, warning = _purl_cached(ptype, namespace, pname, version, name)
+    else:
+        purl, warning = _purl_uncached(ptype, namespace, pname, version, name)
+    if warning:
+        warnings.append(warning)
+    return purl
+
+
+def _purl_uncached(
+    ptype: str, namespace: str | None, pname: str, version: Any, name: str
+) -> tuple[str | None, str | None]:
     try:
-        return str(PackageURL(type=ptype, namespace=namespace, name=pname, version=version or None).to_string())
+        return str(PackageURL(type=ptype, namespace=namespace, name=pname, version=version or None).to_string()), None
     except ValueError as e:
-        warnings.append(f"cannot build a purl for {name!r}: {e}")
-        return None
+        return None, f"cannot build a purl for {name!r}: {e}"
+
+
+_purl_cached = lru_cache(maxsize=65_536, typed=True)(_purl_uncached)
 
 
 # Ecosystem words used by scanners -> purl types (purl-spec's registered types).
@@ -210,7 +226,19 @@ PURL_TYPES: dict[str, str] = {
 
 def cwe_refs(values: Iterable[object], warnings: list[str]) -> tuple[CWEReference, ...]:
     """Normalise CWE ids ("CWE-79", 79, "79"), dropping duplicates; unreadable ones become warnings."""
+    vals = tuple(values)
+    # Cached for lists of str and int only: equal keys then mean equal input (1 == 1.0 == True otherwise).
+    if all(type(v) is str or type(v) is int for v in vals):
+        refs, warned = _cwe_refs_cached(vals)
+    else:
+        refs, warned = _cwe_refs(vals)
+    warnings.extend(warned)
+    return refs
+
+
+def _cwe_refs(values: tuple[object, ...]) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
     out: dict[int, CWEReference] = {}
+    warnings: list[str] = []
     for v in values:
         if v is None or v == "":
             continue
@@ -219,17 +247,30 @@ def cwe_refs(values: Iterable[object], warnings: list[str]) -> tuple[CWEReferenc
             warnings.append(f"unreadable CWE id {str(v)[:60]!r}")
         else:
             out.setdefault(ref.id, ref)
-    return tuple(out.values())
+    return tuple(out.values()), tuple(warnings)
+
+
+_cwe_refs_cached = lru_cache(maxsize=4_096)(_cwe_refs)
 
 
 def vuln_refs(values: Iterable[str | None]) -> tuple[CVEReference, ...]:
     """Normalise advisory ids (CVE, GHSA, other), dropping duplicates, keeping order."""
+    vals = tuple(values)
+    if all(type(v) is str or v is None for v in vals):
+        return _vuln_refs_cached(vals)
+    return _vuln_refs(vals)
+
+
+def _vuln_refs(values: tuple[str | None, ...]) -> tuple[CVEReference, ...]:
     out: dict[str, CVEReference] = {}
     for v in values:
         if v and isinstance(v, str) and v.strip():
             ref = CVEReference.of(v)
             out.setdefault(ref.id, ref)
     return tuple(out.values())
+
+
+_vuln_refs_cached = lru_cache(maxsize=32_768)(_vuln_refs)
 
 
 def first(*values: Any) -> Any:
@@ -252,4 +293,4 @@ def json_head_has(source: ReportSource, *needles: str) -> bool:
 
 
 Sniffer = Callable[[ReportSource], bool]
-__all__ = ["ParseContext", "Parser", "ReportSource", "make_purl", "parse_cvss"]
+__all__ = ["JsonStream", "ParseContext", "Parser", "ReportSource", "make_purl", "parse_cvss"]

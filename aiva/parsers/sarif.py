@@ -33,6 +33,11 @@ Secrets (gitleaks, trufflehog, ... as the run's tool): the secret is the result'
 snippet and message (the rest of the line stays readable); without it the whole snippet
 is treated as the secret and redacted. `secret_hash` is the keyed hash. Such results
 carry CWE-798 unless the tool names another CWE.
+
+A log above STREAM_ABOVE_BYTES is streamed (base.JsonStream): results are decoded a batch at a
+time, so memory stays bounded whatever their number. A run's results are read as they come
+when the run's tool (and its versionControlProvenance, or the proof that the file has none)
+came before them; otherwise they are kept aside (or read again) until the run ends.
 """
 
 from __future__ import annotations
@@ -41,13 +46,12 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import ijson
-
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.fingerprint import fingerprint
 from aiva.parsers._sast_helpers import entry_errors
 from aiva.parsers.base import (
+    JsonStream,
     ParseContext,
     ReportSource,
     cwe_refs,
@@ -60,7 +64,13 @@ from aiva.schemas import Finding, Location, ToolInfo
 from aiva.secrets import redact, scrub, secret_hash
 
 LEVELS = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "note": Severity.LOW, "none": Severity.INFO}
-STREAM_ABOVE_BYTES = 64 * 1024 * 1024
+# Above this size the log is streamed (a batch of results at a time) instead of loaded whole: a loaded
+# log holds about 5 times its size in memory, and the garbage collector walks all of it again and again.
+STREAM_ABOVE_BYTES = 16 * 1024 * 1024
+# Streaming: results met before their run's tool, kept decoded (above this: read again).
+DEFER_IN_MEMORY = 10_000
+# What entry_errors turns into a ReportParseError (caught here first: a `with` per result is slow).
+_ENTRY_ERRORS = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 SECRET_TOOLS = frozenset({"gitleaks", "trufflehog", "detect-secrets", "ggshield", "secretlint"})
 _CWE_IN_TEXT = re.compile(r"CWE[-_/ ]?0*(\d{1,5})", re.IGNORECASE)
 _VULN_IN_TEXT = re.compile(r"\b(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3})\b", re.IGNORECASE)
@@ -109,40 +119,102 @@ class SarifParser:
     ) -> Finding:
         if not isinstance(result, dict):
             raise ReportParseError(source.path, self.name, "a result is not an object", where)
-        with entry_errors(source.path, self.name, where):
+        try:
             return self._finding(result, rc, ctx)
+        except _ENTRY_ERRORS:
+            with entry_errors(source.path, self.name, where):  # the same ReportParseError, naming the result
+                raise
 
     def _parse_streaming(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         seen: set[str] = set()
-        for finding in self._stream_results(source, ctx):
+        for finding in self._stream_runs(source, ctx):
             if finding.fingerprint not in seen:
                 seen.add(finding.fingerprint)
                 yield finding
 
-    def _stream_results(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
-        try:
-            with source.open() as f:
-                runs = [
-                    {"tool": t} for t in ijson.items(f, "runs.item.tool", use_float=True)
-                ]
-            if len(runs) != 1:
-                # Results can only be tied to their run's rules cheaply when there is one run.
-                doc = source.load_json(self.name)
-                doc_runs = doc.get("runs") if isinstance(doc, dict) else None
-                for r, run in enumerate(doc_runs if isinstance(doc_runs, list) else []):
-                    yield from self._run(run, f"runs[{r}]", source, ctx)
-                return
-            with source.open() as f:
-                prov = list(ijson.items(f, "runs.item.versionControlProvenance", use_float=True))
-            if prov:
-                runs[0]["versionControlProvenance"] = prov[0]
-            with entry_errors(source.path, self.name, "runs[0]"):
-                rc = _RunContext(runs[0], ctx)
-            with source.open() as f:
-                for i, result in enumerate(ijson.items(f, "runs.item.results.item", use_float=True)):
-                    yield self._finding_at(result, rc, ctx, source, f"runs[0].results[{i}]")
-        except ijson.JSONError as e:
-            raise ReportParseError(source.path, self.name, f"invalid JSON: {e}") from e
+    def _stream_runs(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+        not_sarif = "not a SARIF log: no 'runs' array at the top"
+        with source.open() as f:
+            js = JsonStream(f, source.path, self.name)
+            if js.peek() != "{":
+                raise ReportParseError(source.path, self.name, not_sarif)
+            # Whether a run may name its repository (the findings' target) after its results.
+            vcp = not ctx.target and js.may_contain_key("versionControlProvenance")
+            has_runs = False
+            for key in js.object_items():
+                if key != "runs":
+                    js.skip_value()
+                    continue
+                if js.peek() != "[":
+                    raise ReportParseError(source.path, self.name, not_sarif)
+                has_runs = True
+                for r in js.array_items():
+                    yield from self._stream_run(js, r, vcp, source, ctx)
+            if not has_runs:
+                raise ReportParseError(source.path, self.name, not_sarif)
+
+    def _stream_run(
+        self, js: JsonStream, r: int, vcp: bool, source: ReportSource, ctx: ParseContext
+    ) -> Iterator[Finding]:
+        where = f"runs[{r}]"
+        if js.peek() != "{":
+            raise ReportParseError(source.path, self.name, "a run is not an object", where)
+        run: dict[str, Any] = {}
+        rc: _RunContext | None = None
+        pending: tuple[bool, Any] | None = None  # (True, file offset) or (False, the results)
+        for key in js.object_items():
+            if key in ("tool", "versionControlProvenance"):
+                run[key] = js.value()
+            elif key == "results":
+                ready = "tool" in run and (not vcp or "versionControlProvenance" in run)
+                if js.peek() == "[" and ready:
+                    with entry_errors(source.path, self.name, where):
+                        rc = _RunContext(run, ctx)
+                    i = 0
+                    for batch in js.array_batches():
+                        yield from self._batch(batch, i, rc, ctx, source, where)
+                        i += len(batch)
+                elif js.peek() == "[":
+                    pending = _set_aside(js)
+                else:  # null, or not an array: as in a loaded log
+                    pending = (False, js.value())
+            else:
+                js.skip_value()
+        if rc is not None or pending is None:
+            if rc is None:  # no results: still check the run as a loaded log does
+                with entry_errors(source.path, self.name, where):
+                    _RunContext(run, ctx)
+            return
+        with entry_errors(source.path, self.name, where):
+            rc = _RunContext(run, ctx)
+        is_offset, value = pending
+        if not is_offset:
+            results = value or []
+            if not isinstance(results, list):
+                raise ReportParseError(source.path, self.name, "'results' is not an array", f"{where}.results")
+            yield from self._batch(results, 0, rc, ctx, source, where)
+            return
+        back = js.tell()
+        js.seek(value)
+        i = 0
+        for batch in js.array_batches():
+            yield from self._batch(batch, i, rc, ctx, source, where)
+            i += len(batch)
+        js.seek(back)
+
+    def _batch(
+        self, results: list[Any], start: int, rc: _RunContext, ctx: ParseContext, source: ReportSource, where: str
+    ) -> list[Finding]:
+        out: list[Finding] = []
+        for i, result in enumerate(results, start):
+            if not isinstance(result, dict):
+                raise ReportParseError(source.path, self.name, "a result is not an object", f"{where}.results[{i}]")
+            try:
+                out.append(self._finding(result, rc, ctx))
+            except _ENTRY_ERRORS:
+                with entry_errors(source.path, self.name, f"{where}.results[{i}]"):
+                    raise
+        return out
 
     def _finding(self, result: dict[str, Any], rc: _RunContext, ctx: ParseContext) -> Finding:
         warnings: list[str] = []
@@ -152,10 +224,10 @@ class SarifParser:
             rule_id = str(rule["id"])  # referenced by index only
         elif rule_id is None:
             rule_id, rule = rc.rule_from_message(_text(result.get("message")))
-        props = {**(rule.get("properties") or {}), **(result.get("properties") or {})}
-        message = (
-            _text(result.get("message")) or _text(rule.get("shortDescription")) or rule_id or "SARIF result"
-        )
+        result_props = result.get("properties")
+        # Without properties of its own, a result has its rule's: worked out once per rule.
+        d = _Derived({**(rule.get("properties") or {}), **result_props}, rule) if result_props else rc.derived(rule)
+        message = _text(result.get("message")) or d.short or rule_id or "SARIF result"
         phys, logical = _primary_location(result)
         region = phys.get("region") or {}
         uri = (phys.get("artifactLocation") or {}).get("uri")
@@ -168,7 +240,7 @@ class SarifParser:
             if isinstance(fps, dict) and fps
             else ("loc", uri, line, column if isinstance(column, int) else None, logical)
         )
-        is_secret = rc.tool.name.lower() in SECRET_TOOLS
+        is_secret = rc.is_secret
         secret_h = None
         if is_secret:
             secret = _secret_of(result)
@@ -180,20 +252,15 @@ class SarifParser:
                 secret_h = secret_hash(snippet, ctx.secret_key)
                 message = message.replace(snippet, redact(snippet))
                 snippet = redact(snippet)
-        others = _other_locations(result)
-        if others:
-            message += "\n\nAlso at: " + ", ".join(others)
-        severity = _severity(result, rule, props)
-        tags = [str(t) for t in (props.get("tags") or []) if isinstance(t, (str, int))]
-        cwe_sources: list[Any] = [m.group(1) for t in tags for m in _CWE_IN_TEXT.finditer(t)]
-        for key in ("cwe", "CWE", "cwe_id"):
-            val = props.get(key)
-            for item in val if isinstance(val, list) else [val]:
-                if item is not None:
-                    cwe_sources += [m.group(1) for m in _CWE_IN_TEXT.finditer(str(item))] or [item]
+        locs = result.get("locations")
+        if isinstance(locs, list) and len(locs) > 1:
+            others = _other_locations(result)
+            if others:
+                message += "\n\nAlso at: " + ", ".join(others)
+        severity = d.severity if d.severity is not None else _level_severity(result, rule)
         vulns = [rule_id] if rule_id and _VULN_IN_TEXT.fullmatch(rule_id) else []
         vulns += _VULN_IN_TEXT.findall(message[:2000])
-        vector = props.get("cvssV3_vector") or props.get("cvssv3_baseVector") or props.get("cvss_vector")
+        end_line = region.get("endLine")
         return Finding(
             fingerprint=fingerprint(self.fingerprint_version, rc.tool.name, rule_id, *identity),
             fingerprint_version=self.fingerprint_version,
@@ -201,28 +268,56 @@ class SarifParser:
             tool=rc.tool,
             category=FindingCategory.SECRET if is_secret else rc.category,
             rule_id=rule_id,
-            title=_title(rule, rule_id, message),
+            title=d.title if d.title is not None else _title(rule, rule_id, message),
             description=message,
             severity=severity,
-            confidence=_confidence(props),
-            cwes=cwe_refs(cwe_sources or ([798] if is_secret else []), warnings),
+            confidence=d.confidence,
+            cwes=cwe_refs(d.cwe_sources or ([798] if is_secret else []), warnings),
             vulnerability_ids=vuln_refs(vulns),
-            cvss_v3=parse_cvss(vector if isinstance(vector, str) else None, warnings),
+            cvss_v3=parse_cvss(d.vector, warnings),
             location=Location(
                 file_path=_strip_file_scheme(uri),
                 start_line=line if isinstance(line, int) and line >= 0 else None,
-                end_line=region.get("endLine") if isinstance(region.get("endLine"), int) else None,
+                end_line=end_line if isinstance(end_line, int) else None,
                 snippet=snippet,
             ),
             target=rc.target,
-            references=tuple(x for x in (rule.get("helpUri"),) if x),
-            remediation=_text(rule.get("help")),
+            references=d.references,
+            remediation=d.remediation,
             raw_id=result.get("guid") or result.get("correlationGuid"),
             suppressed=bool(result.get("suppressions")),
             secret_hash=secret_h,
-            tags=tuple(tags[:20]),
+            tags=d.tags,
             warnings=tuple(warnings),
         )
+
+
+class _Derived:
+    """What a result's merged properties (and its rule) say, apart from the result itself."""
+
+    __slots__ = ("confidence", "cwe_sources", "references", "remediation", "severity", "short", "tags", "title",
+                 "vector")
+
+    def __init__(self, props: dict[str, Any], rule: dict[str, Any]) -> None:
+        tags = [str(t) for t in (props.get("tags") or []) if isinstance(t, (str, int))]
+        cwe_sources: list[Any] = [m.group(1) for t in tags for m in _CWE_IN_TEXT.finditer(t)]
+        for key in ("cwe", "CWE", "cwe_id"):
+            val = props.get(key)
+            for item in val if isinstance(val, list) else [val]:
+                if item is not None:
+                    cwe_sources += [m.group(1) for m in _CWE_IN_TEXT.finditer(str(item))] or [item]
+        self.tags = tuple(tags[:20])
+        self.cwe_sources = cwe_sources
+        self.severity = _score_severity(props)
+        self.confidence = _confidence(props)
+        vector = props.get("cvssV3_vector") or props.get("cvssv3_baseVector") or props.get("cvss_vector")
+        self.vector = vector if isinstance(vector, str) else None
+        self.short = _text(rule.get("shortDescription"))
+        # The title when the rule decides it (its short description or name), else None: the message does.
+        title = first(self.short, rule.get("name"))
+        self.title = str(title)[:500] if title else None
+        self.references = tuple(x for x in (rule.get("helpUri"),) if x)
+        self.remediation = _text(rule.get("help"))
 
 
 class _RunContext:
@@ -239,8 +334,19 @@ class _RunContext:
         prov = run.get("versionControlProvenance") or []
         repo = prov[0].get("repositoryUri") if prov and isinstance(prov[0], dict) else None
         self.target = ctx.target or repo
-        is_secret = self.tool.name.lower() in SECRET_TOOLS
-        self.category = FindingCategory.SECRET if is_secret else FindingCategory.SAST
+        self.is_secret = self.tool.name.lower() in SECRET_TOOLS
+        self.category = FindingCategory.SECRET if self.is_secret else FindingCategory.SAST
+        self._derived: dict[int, tuple[dict[str, Any], _Derived]] = {}
+
+    def derived(self, rule: dict[str, Any]) -> _Derived:
+        """The rule's derived properties, worked out once (for results without properties of their own)."""
+        hit = self._derived.get(id(rule))
+        if hit is not None and hit[0] is rule:
+            return hit[1]
+        d = _Derived({**(rule.get("properties") or {})}, rule)
+        if rule:  # the run's rules live as long as the run; an empty stand-in is not kept
+            self._derived[id(rule)] = (rule, d)
+        return d
 
     def rule(self, rule_id: str | None, result: dict[str, Any]) -> dict[str, Any]:
         idx = result.get("ruleIndex")
@@ -261,6 +367,18 @@ class _RunContext:
                     if rest in ("", " ", ":", ".", ","):
                         best, best_len = (str(r.get("id") or label), r), len(label)
         return best
+
+
+def _set_aside(js: JsonStream) -> tuple[bool, Any]:
+    """Pass over results that cannot be read yet: keep them if few, else remember where they start."""
+    start = js.tell()
+    kept: list[Any] | None = []
+    for batch in js.array_batches():
+        if kept is not None:
+            kept.extend(batch)
+            if len(kept) > DEFER_IN_MEMORY:
+                kept = None
+    return (False, kept) if kept is not None else (True, start)
 
 
 def _secret_of(result: dict[str, Any]) -> str | None:
@@ -324,12 +442,20 @@ def _strip_file_scheme(uri: str | None) -> str | None:
 
 
 def _severity(result: dict[str, Any], rule: dict[str, Any], props: dict[str, Any]) -> Severity:
+    return _score_severity(props) or _level_severity(result, rule)
+
+
+def _score_severity(props: dict[str, Any]) -> Severity | None:
     sec = props.get("security-severity")
     try:
         if sec is not None:
             return Severity.from_cvss_score(float(sec))
     except (TypeError, ValueError):
         pass
+    return None
+
+
+def _level_severity(result: dict[str, Any], rule: dict[str, Any]) -> Severity:
     level = result.get("level") or (rule.get("defaultConfiguration") or {}).get("level") or "warning"
     return severity_from_table(level, LEVELS, Severity.MEDIUM)
 

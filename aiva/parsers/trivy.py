@@ -17,20 +17,27 @@ Severity table (Trivy's own words): CRITICAL->critical, HIGH->high, MEDIUM->medi
 LOW->low, UNKNOWN->info.
 Fingerprint "trivy/1": kind, target (Result.Target), package name, installed version,
 package path, and the vulnerability / check / rule / license id (plus the line for secrets).
+
+A report above STREAM_ABOVE_BYTES is streamed (base.JsonStream): a Result's lists are decoded a
+batch at a time, so memory stays bounded however many findings one Result holds. Trivy writes
+ArtifactName before Results, and Target and Type before a Result's lists; a report that does
+not (a list before the keys it needs, or Misconfigurations before Vulnerabilities) is still
+read the same, that list being kept aside (or read again) until the Result ends. A `trivy k8s`
+cluster report is loaded whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, ClassVar
-
-import ijson
 
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.fingerprint import fingerprint
 from aiva.parsers._sast_helpers import entry_errors, unique
 from aiva.parsers.base import (
+    JsonStream,
     ParseContext,
     ReportSource,
     cwe_refs,
@@ -50,10 +57,16 @@ SEVERITY = {
     "low": Severity.LOW,
     "unknown": Severity.INFO,
 }
-# Above this size the report is streamed one Result at a time instead of loaded whole.
-STREAM_ABOVE_BYTES = 64 * 1024 * 1024
+# Above this size the report is streamed (a batch of entries at a time) instead of loaded whole: a loaded
+# report holds about 5 times its size in memory, and the garbage collector walks all of it again and again.
+STREAM_ABOVE_BYTES = 16 * 1024 * 1024
 _CVSS_SOURCES = ("nvd", "ghsa", "redhat")
 _TOOL = ToolInfo(name="trivy")
+# A Result's lists, in the order their findings are produced.
+_KINDS = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
+# Streaming: elements of a list met before the keys it needs, kept decoded (above this: read again).
+DEFER_IN_MEMORY = 10_000
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
 class TrivyParser:
@@ -77,9 +90,12 @@ class TrivyParser:
         yield from unique(self._parse(source, ctx))
 
     def _parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
-        if source.size > STREAM_ABOVE_BYTES and source.text_head().startswith("{"):
+        if source.size > STREAM_ABOVE_BYTES and source.text_head()[:1] in ("{", "["):
             yield from self._parse_streaming(source, ctx)
             return
+        yield from self._parse_loaded(source, ctx)
+
+    def _parse_loaded(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         doc = source.load_json(self.name)
         if isinstance(doc, list):  # legacy: a bare list of results
             yield from self._results(doc, ctx.target, source, ctx)
@@ -92,18 +108,105 @@ class TrivyParser:
             raise ReportParseError(source.path, self.name, "expected a Trivy report with a Results list")
 
     def _parse_streaming(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
-        artifact = ctx.target
-        if artifact is None:
-            with source.open() as f:
-                for name in ijson.items(f, "ArtifactName"):
-                    artifact = name
-                    break
-        try:
-            with source.open() as f:
-                for n, result in enumerate(ijson.items(f, "Results.item", use_float=True)):
-                    yield from self._results([result], artifact, source, ctx, first_index=n)
-        except ijson.JSONError as e:
-            raise ReportParseError(source.path, self.name, f"invalid JSON: {e}") from e
+        with source.open() as f:
+            js = JsonStream(f, source.path, self.name)
+            if js.peek() == "[":  # legacy: a bare list of results
+                yield from self._stream_results(js, ctx.target, source, ctx)
+                return
+            artifact = ctx.target or None
+            known = bool(ctx.target)  # is the artifact known (ArtifactName met, or absent)?
+            results_at: int | None = None
+            streamed = False
+            for key in js.object_items():
+                if key == "ClusterName" and not streamed and results_at is None:
+                    break  # a cluster report: loaded whole, below
+                if key == "ArtifactName":
+                    name = js.value()
+                    if not ctx.target:
+                        artifact, known = name, True
+                elif key == "Results":
+                    if js.peek() != "[":
+                        raise ReportParseError(source.path, self.name, "expected a Trivy report with a Results list")
+                    if not known and not js.may_contain_key("ArtifactName"):
+                        known = True
+                    if known:
+                        streamed = True
+                        yield from self._stream_results(js, artifact, source, ctx)
+                    else:  # ArtifactName comes after Results: read them once it is known
+                        results_at = js.tell()
+                        js.skip_value()
+                else:
+                    js.skip_value()
+            else:
+                if results_at is not None:
+                    js.seek(results_at)
+                    yield from self._stream_results(js, artifact, source, ctx)
+                return
+        yield from self._parse_loaded(source, ctx)
+
+    def _stream_results(
+        self, js: JsonStream, artifact: str | None, source: ReportSource, ctx: ParseContext
+    ) -> Iterator[Finding]:
+        for i in js.array_items():
+            where = f"Results[{i}]"
+            if js.peek() != "{":
+                raise ReportParseError(source.path, self.name, "a result is not an object", where)
+            yield from self._stream_result(js, artifact, source, ctx, where)
+
+    def _stream_result(
+        self, js: JsonStream, artifact: str | None, source: ReportSource, ctx: ParseContext, where: str
+    ) -> Iterator[Finding]:
+        """One Result, its lists decoded a batch at a time, findings in the order of a loaded report."""
+        raw_target: Any = None
+        rtype: Any = None
+        seen: set[str] = set()
+        done: set[str] = set()
+        pending: dict[str, tuple[bool, Any]] = {}  # kind -> (True, file offset) or (False, the list)
+        for key in js.object_items():
+            if key == "Target":
+                raw_target = js.value()
+                seen.add(key)
+            elif key == "Type":
+                rtype = js.value()
+                seen.add(key)
+            elif key in _KINDS:
+                if js.peek() != "[":  # null, or a wrong type: fails as it does in a loaded report
+                    pending[key] = (False, js.value())
+                    continue
+                ready = (
+                    "Target" in seen
+                    and ("Type" in seen or key != "Vulnerabilities")
+                    and all(k in done for k in _KINDS[: _KINDS.index(key)])
+                )
+                if ready:
+                    target = str(raw_target or "")
+                    for batch in js.array_batches():
+                        yield from self._batch(key, batch, target, rtype, artifact, source, ctx, where)
+                    done.add(key)
+                else:
+                    pending[key] = _set_aside(js)
+            else:
+                js.skip_value()
+        target = str(raw_target or "")
+        for key in _KINDS:
+            if key not in pending:
+                continue
+            is_offset, value = pending[key]
+            if not is_offset:
+                yield from self._batch(key, value or [], target, rtype, artifact, source, ctx, where)
+                continue
+            back = js.tell()
+            js.seek(value)
+            for batch in js.array_batches():
+                yield from self._batch(key, batch, target, rtype, artifact, source, ctx, where)
+            js.seek(back)
+
+    def _batch(
+        self, kind: str, items: Any, target: str, rtype: Any, artifact: str | None,
+        source: ReportSource, ctx: ParseContext, where: str,
+    ) -> list[Finding]:
+        with entry_errors(source.path, self.name, where):
+            return list(self._findings(kind, items, target, rtype, artifact, ctx))
 
     def _cluster(self, doc: dict[str, Any], source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         cluster = ctx.target or doc.get("ClusterName")
@@ -140,15 +243,25 @@ class TrivyParser:
         if prefix:
             target = f"{prefix}:{target}"
         rtype = result.get("Type")
-        for v in result.get("Vulnerabilities") or []:
-            yield self._vulnerability(v, target, rtype, artifact)
-        for m in result.get("Misconfigurations") or []:
-            if str(m.get("Status") or "FAIL").upper() == "FAIL":
-                yield self._misconfiguration(m, target, artifact)
-        for s in result.get("Secrets") or []:
-            yield self._secret(s, target, artifact, ctx)
-        for lic in result.get("Licenses") or []:
-            yield self._license(lic, target, artifact)
+        for kind in _KINDS:
+            yield from self._findings(kind, result.get(kind) or [], target, rtype, artifact, ctx)
+
+    def _findings(
+        self, kind: str, items: Any, target: str, rtype: Any, artifact: str | None, ctx: ParseContext
+    ) -> Iterator[Finding]:
+        if kind == "Vulnerabilities":
+            for v in items:
+                yield self._vulnerability(v, target, rtype, artifact)
+        elif kind == "Misconfigurations":
+            for m in items:
+                if str(m.get("Status") or "FAIL").upper() == "FAIL":
+                    yield self._misconfiguration(m, target, artifact)
+        elif kind == "Secrets":
+            for s in items:
+                yield self._secret(s, target, artifact, ctx)
+        else:
+            for lic in items:
+                yield self._license(lic, target, artifact)
 
     def _vulnerability(self, v: dict[str, Any], target: str, rtype: Any, artifact: str | None) -> Finding:
         warnings: list[str] = []
@@ -162,11 +275,15 @@ class TrivyParser:
             if isinstance(entry, dict) and entry.get("V3Vector"):
                 vector = entry["V3Vector"]
                 break
-        purl = (v.get("PkgIdentifier") or {}).get("PURL") or make_purl(
-            str(rtype) if rtype else None, pkg, version, warnings
-        )
-        title = first(v.get("Title"), f"{vid} in {pkg} {version or ''}".strip())
-        aliases = [vid, *(r.rsplit("/", 1)[-1] for r in (v.get("References") or []) if "/GHSA-" in r)]
+        ecosystem = str(rtype) if rtype else None
+        purl = (v.get("PkgIdentifier") or {}).get("PURL") or make_purl(ecosystem, pkg, version, warnings)
+        title = v.get("Title")
+        if title in _EMPTY:  # first(Title, "<id> in <pkg> <version>")
+            title = f"{vid} in {pkg} {version or ''}".strip() or None
+        refs = v.get("References") or ()
+        aliases = [vid, *(r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r)]
+        fixed = v.get("FixedVersion")
+        status = v.get("Status")
         return Finding(
             fingerprint=fingerprint(
                 self.fingerprint_version, "vuln", target, pkg, version, v.get("PkgPath"), vid
@@ -183,20 +300,13 @@ class TrivyParser:
             cwes=cwe_refs(v.get("CweIDs") or [], warnings),
             vulnerability_ids=vuln_refs(aliases),
             cvss_v3=parse_cvss(vector, warnings),
-            component=Component(
-                purl=purl,
-                name=pkg or "unknown",
-                version=version,
-                ecosystem=str(rtype) if rtype else None,
-                fixed_version=v.get("FixedVersion") or None,
-                path=v.get("PkgPath"),
-            ),
-            location=Location(file_path=target or None),
+            component=_component(purl, pkg or "unknown", version, ecosystem, fixed or None, v.get("PkgPath")),
+            location=_location(target),
             target=artifact,
-            references=tuple(v.get("References") or ())[:50],
-            remediation=f"Upgrade {pkg} to {v['FixedVersion']}" if v.get("FixedVersion") else None,
+            references=tuple(refs)[:50],
+            remediation=f"Upgrade {pkg} to {v['FixedVersion']}" if fixed else None,
             raw_id=vid or None,
-            tags=tuple(t for t in (v.get("Status"),) if t),
+            tags=(status,) if status else (),
             warnings=tuple(warnings),
         )
 
@@ -282,11 +392,51 @@ class TrivyParser:
         )
 
 
+_OS_TYPES = frozenset({
+    "alpine", "debian", "ubuntu", "redhat", "centos", "rocky", "alma", "amazon", "oracle", "suse",
+    "photon", "wolfi", "chainguard", "cbl-mariner", "azurelinux", "opensuse.leap", "sles",
+})
+
+
 def _is_os(rtype: object) -> bool:
-    return str(rtype).lower() in {
-        "alpine", "debian", "ubuntu", "redhat", "centos", "rocky", "alma", "amazon", "oracle", "suse",
-        "photon", "wolfi", "chainguard", "cbl-mariner", "azurelinux", "opensuse.leap", "sles",
-    }
+    return str(rtype).lower() in _OS_TYPES
+
+
+def _component(
+    purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
+) -> Component:
+    """A validated Component; the same package recurs across a report, so it is built once."""
+    try:
+        return _component_cached(purl, name, version, ecosystem, fixed, path)
+    except TypeError:  # an unhashable (wrong-typed) value: validated, and rejected, uncached
+        return _new_component(purl, name, version, ecosystem, fixed, path)
+
+
+def _new_component(
+    purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
+) -> Component:
+    return Component(purl=purl, name=name, version=version, ecosystem=ecosystem, fixed_version=fixed, path=path)
+
+
+# typed: 1, 1.0 and True are distinct keys (pydantic treats them differently).
+_component_cached = lru_cache(maxsize=32_768, typed=True)(_new_component)
+
+
+@lru_cache(maxsize=4_096)
+def _location(target: str) -> Location:
+    return Location(file_path=target or None)
+
+
+def _set_aside(js: JsonStream) -> tuple[bool, Any]:
+    """Pass over a list that cannot be read yet: keep it if small, else remember where it starts."""
+    start = js.tell()
+    kept: list[Any] | None = []
+    for batch in js.array_batches():
+        if kept is not None:
+            kept.extend(batch)
+            if len(kept) > DEFER_IN_MEMORY:
+                kept = None
+    return (False, kept) if kept is not None else (True, start)
 
 
 PARSER = TrivyParser()

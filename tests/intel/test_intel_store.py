@@ -53,7 +53,8 @@ async def _ingest(pool: asyncpg.Pool, settings: Settings, product: str, *reports
     for i, r in enumerate(reports):
         await ActivityEnvironment().run(scan.ingest_report, IngestInput(
             run_id=run_id, product=product, index=i, report=ReportInput(path=str(r))))
-    await ActivityEnvironment().run(AnalysisActivities(pool, Settings()).analyze_run, RunRef(run_id=run_id, product=product))
+    analysis = AnalysisActivities(pool, Settings())
+    await ActivityEnvironment().run(analysis.analyze_run, RunRef(run_id=run_id, product=product))
     return run_id
 
 

@@ -37,7 +37,8 @@ async def test_reimport_of_corpus_file_changes_nothing(row, pool: asyncpg.Pool, 
         ingested = await env.run(ScanActivities(pool, settings).ingest_report,
                                  IngestInput(run_id=run_id, product=product, index=0, report=report))
         assert ingested.findings == exp.aiva_count
-        results.append(await env.run(AnalysisActivities(pool, Settings()).analyze_run, RunRef(run_id=run_id, product=product)))
+        analysis = AnalysisActivities(pool, Settings())
+        results.append(await env.run(analysis.analyze_run, RunRef(run_id=run_id, product=product)))
     first, second = results
     assert first.new == exp.aiva_count
     assert (second.new, second.mitigated, second.reopened) == (0, 0, 0)

@@ -1,0 +1,378 @@
+"""The ingest fast paths keep behaviour identical: `JsonStream` (the streaming
+decoder: same values as orjson, or a ReportParseError, never a wrong value), and the
+streamed Trivy and SARIF parsers (the same findings as a loaded report).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from activities.scan import _take
+from aiva.enums import Confidence, FindingCategory, Severity
+from aiva.errors import ReportParseError
+from aiva.parsers import get, sarif, trivy
+from aiva.parsers.base import (
+    JsonStream,
+    ParseContext,
+    ReportSource,
+    cwe_refs,
+    make_purl,
+    vuln_refs,
+)
+from aiva.schemas import Component, CWEReference, Finding, Location, ToolInfo
+from tests.corpus import corpus_dir
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TOOL = ToolInfo(name="t")
+
+
+def _valid(**over: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "fingerprint": "f" * 40, "fingerprint_version": "x/1", "format": "x", "tool": TOOL,
+        "category": FindingCategory.SCA, "rule_id": "R1", "title": "A title", "description": "d",
+        "severity": Severity.HIGH, "confidence": Confidence.FIRM, "cwes": (CWEReference(id=79),),
+        "component": Component(name="p", version="1"), "location": Location(file_path="a.py", start_line=3),
+        "target": "img", "references": ("https://x",), "tags": ("t",), "warnings": (),
+    }
+    kw.update(over)
+    return kw
+
+
+# -- ingest records ------------------------------------------------------------------------------
+
+
+def test_take_records() -> None:
+    fs = [Finding(**_valid(fingerprint=f"{i:040d}", target=None if i % 2 else "img")) for i in range(7)]
+    recs = _take(iter(fs), 5, 3, 10)
+    assert [r[1] for r in recs] == [10, 11, 12, 13, 14]
+    for r, f in zip(recs, fs, strict=False):
+        assert r == (3, r[1], f.fingerprint, "t", f.target, "high", f.model_dump_json())
+
+
+def test_cached_helpers_keep_types_apart() -> None:
+    """The caches never answer for an equal value of another type (1 == 1.0 == True)."""
+    w1: list[str] = []
+    w2: list[str] = []
+    assert [c.id for c in cwe_refs([1], w1)] == [1] and not w1
+    assert cwe_refs([1.0], w2) == () and w2  # "1.0" is not a CWE id
+    assert [c.id for c in cwe_refs(["CWE-79", 79], [])] == [79]
+    assert [v.id for v in vuln_refs(["cve-2020-1234", None, "cve-2020-1234 "])] == ["CVE-2020-1234"]
+    warnings: list[str] = []
+    assert make_purl("npm", "@scope/pkg", "1.0", warnings) == "pkg:npm/%40scope/pkg@1.0"
+    assert make_purl("npm", "@scope/pkg", "1.0", warnings) == "pkg:npm/%40scope/pkg@1.0" and not warnings
+
+
+# -- JsonStream ------------------------------------------------------------------------------------
+
+NASTY = ['}, {', '}]', '"}, {"', '\\"}, {', 'a\\\\', '}\n,\n{', '{"x": [1, {"y": "}, {"}]}', 'é日本😀', '\u2028',
+         '\\u0022}, {', ']', '[', '{', '}', ',']
+
+
+def _doc(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.random()
+    if depth > 3 or kind < 0.3:
+        return rng.choice([rng.choice(NASTY), rng.randint(-5, 10**6), 1.5, True, False, None, "", "plain"])
+    if kind < 0.6:
+        return [_doc(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(["a", "b", "}, {", "k é"]) + str(i): _doc(rng, depth + 1) for i in range(rng.randrange(4))}
+
+
+def _items(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    return [{"id": i, "s": rng.choice(NASTY), "n": _doc(rng), "t": [{"u": rng.choice(NASTY)}]} for i in range(n)]
+
+
+def _stream(data: bytes, batch: int) -> JsonStream:
+    return JsonStream(io.BytesIO(data), "mem.json", "test", batch_bytes=batch)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64, 300, 1 << 16])
+@pytest.mark.parametrize("indent", [False, True])
+def test_array_batches_same_as_orjson(batch: int, indent: bool) -> None:
+    rng = random.Random(batch * 2 + indent)
+    for n in (0, 1, 2, 5, 40):
+        items = _items(rng, n)
+        ascii_only = rng.random() < 0.5
+        data = json.dumps(items, indent=1, ensure_ascii=ascii_only) if indent else orjson.dumps(items).decode()
+        got: list[Any] = []
+        for b in _stream(data.encode(), batch).array_batches():
+            got.extend(b)
+        assert got == orjson.loads(data)
+
+
+@pytest.mark.parametrize("batch", [3, 50, 1 << 16])
+def test_walk_same_as_orjson(batch: int) -> None:
+    """object_items / array_items / value / skip_value read any document as orjson does."""
+    rng = random.Random(batch)
+
+    def walk(js: JsonStream) -> Any:
+        c = js.peek()
+        if c == "{":
+            out = {}
+            for k in js.object_items():
+                if rng.random() < 0.2:
+                    js.skip_value()
+                    out[k] = "<skipped>"
+                else:
+                    out[k] = walk(js)
+            return out
+        if c == "[" and rng.random() < 0.5:
+            arr = []
+            for _ in js.array_items():
+                arr.append(walk(js))
+            return arr
+        if c == "[":
+            arr = []
+            for b in js.array_batches():
+                arr.extend(b)
+            return arr
+        return js.value()
+
+    def expect(v: Any, w: Any) -> None:
+        if v == "<skipped>":
+            return
+        assert type(v) is type(w) or (isinstance(v, list) and isinstance(w, list))
+        if isinstance(w, dict):
+            assert list(v) == list(w)
+            for k in w:
+                expect(v[k], w[k])
+        elif isinstance(w, list):
+            assert len(v) == len(w)
+            for a, b in zip(v, w, strict=True):
+                expect(a, b)
+        else:
+            assert v == w
+
+    for _ in range(60):
+        doc = {"top": _doc(rng), "list": _items(rng, rng.randrange(6)), "x": _doc(rng)}
+        data = b"\xef\xbb\xbf" + json.dumps(doc, indent=rng.choice([None, 1])).encode()
+        js = _stream(data, batch)
+        rng2_state = rng.getstate()
+        got = walk(js)
+        rng.setstate(rng2_state)
+        expect(got, orjson.loads(data[3:]))
+        assert js.peek() == ""
+
+
+def test_corrupted_documents_error_or_agree() -> None:
+    """A corrupted document is a ReportParseError, or (when still valid JSON) read as orjson reads it."""
+    rng = random.Random(11)
+    items = _items(rng, 30)
+    data = bytearray(json.dumps({"a": 1, "list": items}).encode())
+    agreed = errors = 0
+    for trial in range(400):
+        bad = bytearray(data)
+        for _ in range(rng.randrange(1, 3)):
+            bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\ x0\xff\xc3')
+        if trial % 5 == 0:
+            bad = bad[: rng.randrange(len(bad))]
+        try:
+            want = orjson.loads(bytes(bad))
+        except orjson.JSONDecodeError:
+            want = None
+        js = _stream(bytes(bad), rng.choice([5, 100, 4096]))
+        try:
+            got: dict[str, Any] = {}
+            for k in js.object_items():
+                if js.peek() == "[":
+                    got[k] = [x for b in js.array_batches() for x in b]
+                else:
+                    got[k] = js.value()
+            if js.peek() != "":
+                raise js._error("trailing data")
+        except ReportParseError:
+            assert not isinstance(want, dict), f"refused a document orjson reads: {bytes(bad)[:300]!r}"
+            errors += 1
+            continue
+        assert want is not None, f"streamed a document orjson rejects: {bytes(bad)[:300]!r}"
+        assert got == want
+        agreed += 1
+    assert agreed > 20 and errors > 100
+
+
+def test_may_contain_key() -> None:
+    for data, expected in (
+        (b'{"results": [], "x": 1}', False),
+        (b'{"results": [], "versionControlProvenance": []}', True),
+        (b'{"results": [], "versionControl\\u0050rovenance": []}', True),
+        (b'{"results": [], "\\u0076ersionControlProvenance": []}', True),
+        (b'{"results": [], "text": "a versionControlProvenance key"}', False),  # in a text, not a key
+        (b'{"results": [], "text": "versionControlProvenance"}', True),  # may be a key: "may" is enough
+    ):
+        js = _stream(data, 4)
+        js.peek()
+        assert js.may_contain_key("versionControlProvenance") is expected
+        assert js.peek() == "{"  # the position is unchanged
+
+
+# -- streamed parsers == loaded parsers --------------------------------------------------------------
+
+
+def _dumps(findings: Any) -> list[str]:
+    return [f.model_dump_json() for f in findings]
+
+
+def _both(fmt: str, path: Path, monkeypatch: pytest.MonkeyPatch, ctx: ParseContext | None = None) -> list[str]:
+    """Parse loaded, then streamed; assert the same findings (or the same error) and return them."""
+    ctx = ctx or ParseContext()
+    mod = trivy if fmt == "trivy" else sarif
+    try:
+        loaded = _dumps(get(fmt).parse(ReportSource(str(path)), ctx))
+        loaded_error = None
+    except ReportParseError as e:
+        loaded, loaded_error = [], e.reason
+    monkeypatch.setattr(mod, "STREAM_ABOVE_BYTES", 0)
+    try:
+        streamed = _dumps(get(fmt).parse(ReportSource(str(path)), ctx))
+        streamed_error = None
+    except ReportParseError as e:
+        streamed, streamed_error = [], e.reason
+    monkeypatch.setattr(mod, "STREAM_ABOVE_BYTES", 1 << 40)
+    assert streamed_error == loaded_error
+    assert streamed == loaded
+    return loaded
+
+
+def _trivy_doc() -> dict[str, Any]:
+    vulns = [{"VulnerabilityID": f"CVE-2024-{1000 + i}", "PkgName": f"p{i % 7}", "InstalledVersion": f"1.{i}",
+              "FixedVersion": "2.0" if i % 2 else "", "Severity": ["HIGH", "LOW", "CRITICAL"][i % 3],
+              "Title": f"t }}, {{ {i}", "CweIDs": ["CWE-79"], "References": ["https://github.com/x/GHSA-aaaa-bbbb-cccc"],
+              "CVSS": {"nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}} for i in range(60)]
+    mis = [{"ID": f"KSV{i}", "Title": "m", "Status": ["FAIL", "PASS"][i % 2], "Severity": "MEDIUM",
+            "CauseMetadata": {"Resource": "r", "StartLine": i}} for i in range(6)]
+    secrets = [{"RuleID": "aws", "Title": "AWS", "Severity": "HIGH", "StartLine": 3, "Match": "key=****"}]
+    lic = [{"PkgName": "p1", "Name": "GPL-3.0", "Category": "restricted", "Severity": "HIGH"}]
+    return {"SchemaVersion": 2, "ArtifactName": "img:1", "Results": [
+        {"Target": "img (debian 12)", "Class": "os-pkgs", "Type": "debian", "Vulnerabilities": vulns[:40],
+         "Misconfigurations": mis, "Secrets": secrets, "Licenses": lic},
+        {"Target": "app/package-lock.json", "Class": "lang-pkgs", "Type": "npm", "Vulnerabilities": vulns[40:]},
+        {"Target": "Dockerfile", "Class": "config", "Type": "dockerfile", "Misconfigurations": mis},
+        {"Target": "empty"},
+    ]}
+
+
+def _reorder(d: dict[str, Any], first: list[str]) -> dict[str, Any]:
+    return {**{k: d[k] for k in first if k in d}, **{k: v for k, v in d.items() if k not in first}}
+
+
+@pytest.mark.parametrize("variant", ["plain", "artifact-last", "lists-first", "misconf-first", "no-artifact",
+                                     "legacy", "small-cap"])
+def test_trivy_streamed_same_as_loaded(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc: Any = _trivy_doc()
+    if variant == "artifact-last":
+        doc = _reorder(doc, ["SchemaVersion", "Results"])
+    elif variant == "lists-first":
+        doc["Results"] = [_reorder(r, ["Licenses", "Vulnerabilities", "Secrets"]) for r in doc["Results"]]
+    elif variant == "misconf-first":
+        doc["Results"] = [_reorder(r, ["Target", "Type", "Misconfigurations"]) for r in doc["Results"]]
+    elif variant == "no-artifact":
+        del doc["ArtifactName"]
+    elif variant == "legacy":
+        doc = doc["Results"]
+    elif variant == "small-cap":  # lists set aside are read again from the file
+        monkeypatch.setattr(trivy, "DEFER_IN_MEMORY", 2)
+        doc["Results"] = [_reorder(r, ["Vulnerabilities", "Misconfigurations"]) for r in doc["Results"]]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc, indent=1))
+    out = _both("trivy", path, monkeypatch)
+    assert len(out) == 60 + 3 + 1 + 1 + 3  # vulns, FAIL misconfigs x2 results, secret, license
+    _both("trivy", path, monkeypatch, ParseContext(target="given"))
+
+
+@pytest.mark.parametrize("bad", [
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": {"x": 1}},
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": [1]},
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": [{"Target": "t", "Type": "npm", "Vulnerabilities": [1]}]},
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": [{"Target": "t", "Vulnerabilities": "x"}]},
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": [{"Target": "t", "Type": "npm",
+                                                          "Vulnerabilities": [{"PkgName": "p", "Title": 5}]}]},
+    {"SchemaVersion": 2, "ArtifactName": "a", "Results": None},
+])
+def test_trivy_streamed_errors_same_as_loaded(bad: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    _both("trivy", path, monkeypatch)
+
+
+def _sarif_doc(runs: int = 1) -> dict[str, Any]:
+    def run(r: int) -> dict[str, Any]:
+        rules = [{"id": f"R{i}", "name": f"Rule{i}", "shortDescription": {"text": f"short {i}"},
+                  "properties": {"tags": ["security", "external/cwe/cwe-79"], "security-severity": "7.5"}}
+                 for i in range(4)] + [{"id": "R9", "properties": {"precision": "high"}}]
+        results = [{"ruleId": f"R{i % 5 if i % 5 < 4 else 9}", "ruleIndex": i % 5, "level": "warning",
+                    "message": {"text": f"msg }}, {{ CVE-2021-{4000 + i}"},
+                    **({"properties": {"cwe": "CWE-89", "tags": ["x"]}} if i % 4 == 0 else {}),
+                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": f"src/f{i}.py"},
+                                                        "region": {"startLine": i + 1, "startColumn": 2}}}]}
+                   for i in range(40)]
+        return {"tool": {"driver": {"name": f"Scanner{r}", "version": "1", "rules": rules}},
+                "results": results, "columnKind": "utf16CodeUnits"}
+    return {"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [run(r) for r in range(runs)]}
+
+
+@pytest.mark.parametrize("variant", ["plain", "two-runs", "results-first", "vcp-after", "vcp-before",
+                                     "small-cap", "no-results", "null-results"])
+def test_sarif_streamed_same_as_loaded(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _sarif_doc(2 if variant == "two-runs" else 1)
+    run = doc["runs"][0]
+    if variant in ("results-first", "small-cap"):
+        doc["runs"][0] = _reorder(run, ["results"])
+        if variant == "small-cap":
+            monkeypatch.setattr(sarif, "DEFER_IN_MEMORY", 3)
+    elif variant == "vcp-after":
+        run["versionControlProvenance"] = [{"repositoryUri": "https://git.example/repo"}]
+    elif variant == "vcp-before":
+        doc["runs"][0] = {"versionControlProvenance": [{"repositoryUri": "https://git.example/r"}], **run}
+    elif variant == "no-results":
+        del run["results"]
+    elif variant == "null-results":
+        run["results"] = None
+    path = tmp_path / "s.sarif"
+    path.write_text(json.dumps(doc, indent=1))
+    out = _both("sarif", path, monkeypatch)
+    if variant.startswith("vcp"):
+        assert all('"target":"https://git.example/' in j for j in out)
+    _both("sarif", path, monkeypatch, ParseContext(target="given"))
+
+
+@pytest.mark.parametrize("bad", [
+    {"version": "2.1.0", "runs": {"a": 1}},
+    {"version": "2.1.0", "runs": [1]},
+    {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": {"a": 1}}]},
+    {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [1]}]},
+    {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"message": 5, "locations": {}}]}]},
+    {"version": "2.1.0"},
+])
+def test_sarif_streamed_errors_same_as_loaded(bad: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bad.sarif"
+    path.write_text(json.dumps(bad))
+    _both("sarif", path, monkeypatch)
+
+
+def test_streamed_truncated_report_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.dumps(_trivy_doc(), indent=1)
+    monkeypatch.setattr(trivy, "STREAM_ABOVE_BYTES", 0)
+    for cut in (len(data) // 3, len(data) - 5):
+        path = tmp_path / f"cut{cut}.json"
+        path.write_text(data[:cut])
+        with pytest.raises(ReportParseError):
+            list(get("trivy").parse(ReportSource(str(path)), ParseContext()))
+
+
+def test_corpus_streamed_same_as_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Trivy and SARIF report of the corpus and fixtures: streamed exactly as loaded."""
+    paths = [("trivy", p) for p in sorted((FIXTURES / "trivy").glob("*.json"))]
+    paths += [("sarif", p) for p in sorted((FIXTURES / "sarif").glob("*.sarif"))]
+    c = corpus_dir()
+    if c is not None:
+        paths += [("trivy", p) for p in sorted((c / "trivy").glob("*.json"))]
+        paths += [("sarif", p) for p in sorted((c / "sarif").glob("*.sarif"))]
+    for fmt, p in paths:
+        _both(fmt, p, monkeypatch)
