@@ -6,7 +6,9 @@ Nothing else constructs dependencies; activities receive them here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -17,6 +19,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities.analysis import AnalysisActivities
@@ -26,20 +29,35 @@ from activities.report import ReportActivities
 from activities.scan import ScanActivities
 from activities.scanners import ScannerActivities
 from activities.triage import TriageActivities
+from aiva.intel.cache import IntelCache, make_cache
 from aiva.settings import Settings
 from aiva.store.database import create_pool, database_url
+from aiva.store.intel_lookup import IntelLookup
 from aiva.store.migrate import migrate
 from workflows.intel import IntelRefreshWorkflow
 from workflows.pipeline import PipelineWorkflow
 
 log = logging.getLogger("aiva.worker")
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+def temporal_tls(settings: Settings) -> TLSConfig | bool:
+    """TLS for the frontend: mTLS with a client cert (self-hosted, Temporal Cloud), plain TLS for an API key."""
+    if settings.temporal_tls_cert is None and settings.temporal_tls_ca is None:
+        return settings.temporal_tls or settings.temporal_api_key is not None
+    return TLSConfig(
+        server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+    )
 
 
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A Temporal client with the pydantic converter (every client must use the same one)."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter,
-        runtime=runtime,
+        runtime=runtime, tls=temporal_tls(settings), api_key=api_key,
     )
 
 
@@ -55,22 +73,25 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 
 
 def build_activities(
-    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings
+    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings,
+    intel_cache: IntelCache | None = None,
 ) -> list[Callable[..., Any]]:
     """Wire every activity group to its dependencies."""
+    cache = intel_cache if intel_cache is not None else make_cache(settings.redis_url)
+    lookup = IntelLookup(pool, cache)
     scan = ScanActivities(pool, settings)
     analysis = AnalysisActivities(pool, settings)
-    remediation = RemediationActivities(pool, http, settings)
+    remediation = RemediationActivities(pool, http, settings, lookup)
     report = ReportActivities(pool, client, settings)
     triage = TriageActivities(pool)
-    intel = IntelActivities(pool, http, settings)
+    intel = IntelActivities(pool, http, settings, cache)
     scanners = ScannerActivities(pool, settings)
     return [
         scan.ingest_report, scan.undo_ingest, scanners.run_scanner,
         analysis.analyze_run, analysis.undo_analysis, analysis.score_risk,
         analysis.analyze_vulnerabilities, analysis.check_compliance, analysis.correlate_threats,
         analysis.find_attack_paths,
-        remediation.open_tickets, remediation.close_run_tickets,
+        remediation.list_integrations, remediation.open_tickets, remediation.close_run_tickets,
         report.render_reports,
         triage.apply_triage,
         intel.refresh_intel,
@@ -87,8 +108,8 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[PipelineWorkflow, IntelRefreshWorkflow],
         activities=activities if activities is not None else build_activities(client, pool, http, settings),
-        max_concurrent_activities=20,
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         # Cancellation reaches an activity only through a heartbeat: keep that prompt.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),
@@ -113,12 +134,30 @@ async def worker_resources(settings: Settings) -> AsyncIterator[tuple[Client, as
 
 
 async def run_worker(settings: Settings | None = None) -> None:
-    """Run a worker until cancelled."""
+    """Run a worker until cancelled, or until SIGTERM / SIGINT, which drain it gracefully."""
     settings = settings or Settings()
     async with worker_resources(settings) as (client, pool, http):
         worker = build_worker(client, pool, http, settings)
+        _drain_on_signals(worker)
         log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
         await worker.run()
+
+
+def _drain_on_signals(worker: Worker) -> None:
+    """SIGTERM (what systemd, Docker and Kubernetes send) and SIGINT stop polling and let running
+    activities finish within the graceful shutdown timeout, instead of killing them mid-call."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    def drain(sig: signal.Signals) -> None:
+        if not stopping:
+            log.info("%s: draining the worker (running activities get %s to finish)", sig.name,
+                     GRACEFUL_SHUTDOWN)
+            stopping.append(asyncio.ensure_future(worker.shutdown()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread / OS
+            loop.add_signal_handler(sig, drain, sig)
 
 
 if __name__ == "__main__":

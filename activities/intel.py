@@ -14,8 +14,10 @@ from activities.failures import to_application_error
 from aiva.contracts import IntelRefreshInput, IntelRefreshResult, IntelSource
 from aiva.errors import AivaError, IntegrationUnavailable, ReportTooLargeError
 from aiva.intel import parse_epss, parse_kev
+from aiva.intel.cache import IntelCache
 from aiva.settings import Settings
 from aiva.store import intel_store
+from aiva.store.intel_lookup import publish_generation
 
 MAX_FEED_BYTES = 512 * 1024 * 1024
 
@@ -56,10 +58,13 @@ async def load_source(conn: asyncpg.Connection, http: httpx.AsyncClient | None, 
 class IntelActivities:
     """The activity behind the scheduled IntelRefreshWorkflow."""
 
-    def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings, cache: IntelCache | None = None
+    ) -> None:
         self._pool = pool
         self._http = http
         self._settings = settings
+        self._cache = cache
 
     @activity.defn(name="refresh_intel")
     async def refresh_intel(self, inp: IntelRefreshInput) -> IntelRefreshResult:
@@ -71,6 +76,8 @@ class IntelActivities:
                     activity.heartbeat(src.kind)
                     changed[src.kind] = changed.get(src.kind, 0) + await load_source(conn, self._http, src)
                 rescored = await intel_store.rescore_changed(conn)
+                if self._cache is not None:
+                    await publish_generation(conn, self._cache)  # every worker's lookups see the load now
         except AivaError as e:
             raise to_application_error(e) from e
         return IntelRefreshResult(changed=changed, rescored=rescored)

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat import in_thread_heartbeating
 from aiva.contracts import ReportStageInput, ReportStageResult
@@ -65,9 +66,17 @@ class ReportActivities:
         self._settings = settings
 
     async def _stages(self, run_id: str) -> list[StageTiming]:
-        history = await self._client.get_workflow_handle(run_id).fetch_history()
+        """From the run's history; once retention has deleted it, from what was stored at report time."""
+        try:
+            history = await self._client.get_workflow_handle(run_id).fetch_history()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            async with self._pool.acquire() as conn:
+                stored = await queries.stored_stage_timings(conn, run_id)
+            return [StageTiming.model_validate(s) for s in stored or []]
         return [
-            StageTiming(name=a.name, attempts=a.attempts, duration_ms=a.duration_ms, outcome=a.outcome,
+            StageTiming(name=a.label, attempts=a.attempts, duration_ms=a.duration_ms, outcome=a.outcome,
                         failure=a.failure or a.last_retry_failure)
             for a in timeline(history).activities
         ]
@@ -75,15 +84,22 @@ class ReportActivities:
     @activity.defn(name="render_reports")
     async def render_reports(self, inp: ReportStageInput) -> ReportStageResult:
         """Write the requested formats under REPORTS_DIR/<run id>/ (each file atomically)."""
-        result = await self.render(inp, beat=activity.heartbeat)
+        result, stages = await self._render(inp, beat=activity.heartbeat)
         async with self._pool.acquire() as conn:
-            await queries.finish_run(conn, inp.run_id, result.files)
+            # the timings outlive the history (namespace retention): `aiva report RUN` needs them later
+            await queries.finish_run(conn, inp.run_id, result.files, [st.model_dump() for st in stages])
         return result
 
     async def render(self, inp: ReportStageInput, beat: Callable[..., None] = _no_beat) -> ReportStageResult:
         """Render a run's reports from the store (also `aiva report RUN` for any past run)."""
+        return (await self._render(inp, beat))[0]
+
+    async def _render(
+        self, inp: ReportStageInput, beat: Callable[..., None] = _no_beat
+    ) -> tuple[ReportStageResult, list[StageTiming]]:
         out_dir = self._settings.resolved_reports_dir.resolve() / inp.run_id
         out_dir.mkdir(parents=True, exist_ok=True)
+        stages = await self._stages(inp.run_id)
         with tempfile.TemporaryDirectory(prefix="aiva-report-") as tmp:
             jsonl = Path(tmp) / "findings.jsonl"
             trend: list[TrendPoint] = []
@@ -105,11 +121,11 @@ class ReportActivities:
                 new=a.get("new", 0), active=a.get("active", 0), reopened=a.get("reopened", 0),
                 mitigated=a.get("mitigated", 0), unchanged=a.get("unchanged", 0),
                 by_severity=dict(facts.by_severity), by_risk=dict(facts.by_risk), by_status=dict(facts.by_status),
-                tickets_opened=facts.tickets_opened, stages=await self._stages(inp.run_id), trend=trend,
+                tickets_opened=facts.tickets_opened, stages=stages, trend=trend,
                 **extras,
             )
             files = await in_thread_heartbeating(
                 partial(write_reports, basename=inp.run_id, pdf_top=self._settings.pdf_top_findings),
                 summary, jsonl_source(jsonl), out_dir, inp.formats,
                 detail="rendering", beat=beat)
-        return ReportStageResult(files=files)
+        return ReportStageResult(files=files), stages

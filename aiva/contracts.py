@@ -79,6 +79,7 @@ class StageCounts(_Contract):
     critical: int = 0
     high: int = 0
     tickets_opened: int = 0
+    tickets_by_integration: dict[str, int] = {}
     kev: int = 0
     attack_paths: int = 0
     multi_tool_groups: int = 0
@@ -197,11 +198,18 @@ class RiskResult(_Contract):
 
 
 class RemediationInput(_Contract):
-    """Remediation stage: which findings get tickets."""
+    """Remediation stage: which findings get tickets, in which integration (None: every configured one)."""
 
     run_id: str
     product: str
     min_severity: Severity = Severity.HIGH
+    integration: str | None = None
+
+
+class IntegrationPlan(_Contract):
+    """The ticketing integrations configured on the workers, each opened by its own activity."""
+
+    integrations: list[str] = []
 
 
 class RemediationResult(_Contract):
@@ -214,10 +222,12 @@ class RemediationResult(_Contract):
 
 
 class CompensationResult(_Contract):
-    """What an undo step reverted."""
+    """What an undo step reverted, and what it could not (retrying would not help: a human must)."""
 
     step: ModuleName
     undone: int
+    failed: int = 0
+    failures: list[str] = []
 
 
 class ReportStageInput(_Contract):

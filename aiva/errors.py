@@ -103,7 +103,14 @@ class IntegrationRejected(IntegrationError):
 
 
 class IntegrationUnavailable(IntegrationError):
-    """Timeout, connection failure or 5xx: worth retrying later."""
+    """Timeout, connection failure, 429 or 5xx: worth retrying later (after `retry_after` s when the target said)."""
+
+    def __init__(
+        self, integration: str, url: str, message: str, status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(integration, url, message, status_code)
+        self.retry_after = retry_after
 
 
 class ScannerError(AivaError):

@@ -189,7 +189,7 @@ def history(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
             out.print_json(json.dumps({
                 "workflow_id": tl.workflow_id, "status": tl.status, "failure": tl.failure,
                 "started": str(tl.started), "closed": str(tl.closed),
-                "activities": [{"name": a.name, "attempts": a.attempts, "scheduled": str(a.scheduled),
+                "activities": [{"name": a.label, "attempts": a.attempts, "scheduled": str(a.scheduled),
                                 "duration_ms": a.duration_ms, "outcome": a.outcome, "failure": a.failure,
                                 "last_retry_failure": a.last_retry_failure} for a in tl.activities],
                 "signals": [[str(t), n] for t, n in tl.signals],
@@ -201,7 +201,7 @@ def history(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
         t = Table("activity", "attempts", "started", "duration", "outcome", "failure")
         for a in tl.activities:
             dur = f"{a.duration_ms:,.0f} ms" if a.duration_ms is not None else "running"
-            t.add_row(a.name, str(a.attempts), a.scheduled.strftime("%H:%M:%S.%f")[:-3], dur, a.outcome,
+            t.add_row(a.label, str(a.attempts), a.scheduled.strftime("%H:%M:%S.%f")[:-3], dur, a.outcome,
                       (a.failure or a.last_retry_failure or "")[:80])
         out.print(t)
         for when, name in tl.signals:
@@ -489,6 +489,20 @@ async def _demo_context(product: str, examples: Path) -> None:
         await pool.close()
 
 
+@app.command("setup-temporal")
+def setup_temporal() -> None:
+    """Register AIVA's search attributes on the configured Temporal namespace (a cluster's; idempotent)."""
+    async def go() -> None:
+        from starter.temporal_setup import register_search_attributes
+        from worker import connect_temporal
+
+        s = _settings()
+        res = await register_search_attributes(await connect_temporal(s), s.temporal_namespace)
+        out.print(f"namespace {s.temporal_namespace} on {s.temporal_address}: added {', '.join(res.added) or 'none'};"
+                  f" already there: {', '.join(res.present) or 'none'}")
+    _run(go())
+
+
 @app.command()
 def doctor() -> None:
     """Check this installation: settings, PostgreSQL + schema, Temporal + search attributes, PDF, scanners."""
@@ -533,6 +547,7 @@ def parse(
 
 def main() -> None:
     """Entry point of the `aiva` script."""
+    import starter.cli_api  # registers the apikey and api commands
     import starter.cli_intel  # noqa: F401 - registers the intel, assets, paths, compliance and sla commands
 
     app()

@@ -15,6 +15,8 @@ from rich.table import Table
 
 from aiva.contracts import IntelRefreshInput, IntelSource
 from aiva.errors import AivaError
+from aiva.intel.cache import make_cache
+from aiva.store.intel_lookup import publish_generation
 from starter.cli import _run, _settings, app, err, out, parse_since
 
 intel_app = typer.Typer(help="Threat intel: CISA KEV and EPSS.")
@@ -73,6 +75,33 @@ def intel_load(
                 n = await load_source(conn, None, IntelSource(kind=k, location=str(f.resolve())))
                 out.print(f"{f}: {k}, {n} vulnerability records changed")
             out.print(f"re-scored {await rescore_changed(conn)} findings whose intel changed")
+            await publish_generation(conn, make_cache(_settings().redis_url))
+    _run(go())
+
+
+@intel_app.command("show")
+def intel_show(vuln_ids: list[str]) -> None:
+    """What the loaded feeds say about these CVE ids (through the shared lookup cache)."""
+    async def go() -> None:
+        from aiva.store.database import create_pool, database_url
+        from aiva.store.intel_lookup import IntelLookup
+
+        s = _settings()
+        pool = await create_pool(await asyncio.to_thread(database_url, s), 2)
+        try:
+            facts = await IntelLookup(pool, make_cache(s.redis_url)).lookup(vuln_ids)
+        finally:
+            await pool.close()
+        t = Table("id", "KEV", "added to KEV", "ransomware", "EPSS", "percentile", "EPSS date")
+        for vid, f in facts.items():
+            if f is None:
+                t.add_row(vid, "never enriched", "", "", "", "", "")
+                continue
+            t.add_row(vid, "yes" if f.in_kev else "no", str(f.kev_date_added or ""),
+                      "" if f.kev_ransomware is None else ("yes" if f.kev_ransomware else "no"),
+                      "" if f.epss is None else f"{f.epss:.5f}",
+                      "" if f.epss_percentile is None else f"{f.epss_percentile:.3f}", str(f.epss_date or ""))
+        out.print(t)
     _run(go())
 
 

@@ -61,7 +61,7 @@ async def _temporal(settings: Settings) -> list[Check]:
     missing = [k.name for k in ALL if k.name not in resp.custom_attributes]
     return [Check("Temporal", True, f"{settings.temporal_address}, namespace {settings.temporal_namespace}"),
             Check("search attributes", not missing, "registered" if not missing else
-                  f"missing {', '.join(missing)}: temporal operator search-attribute create ...")]
+                  f"missing {', '.join(missing)}: run `aiva setup-temporal`")]
 
 
 def _tools() -> list[Check]:

@@ -29,7 +29,7 @@ TEXT_WIDTH = 100
 
 def stage_timing(record: ActivityRecord) -> StageTiming:
     """One activity of a run as a StageTiming (its failure, else the last retried attempt's failure)."""
-    return StageTiming(name=record.name, attempts=record.attempts, duration_ms=record.duration_ms,
+    return StageTiming(name=record.label, attempts=record.attempts, duration_ms=record.duration_ms,
                        outcome=record.outcome, failure=record.failure or record.last_retry_failure)
 
 

@@ -30,6 +30,16 @@ class ActivityRecord:
     last_retry_failure: str | None = None
 
     @property
+    def label(self) -> str:
+        """The activity type, qualified where the workflow named the activity "type:qualifier".
+
+        The remediation stage runs one `open_tickets` per integration with ids such as
+        "open_tickets:jira", so feedback and stats can tell JIRA's retries from Slack's.
+        """
+        head, sep, qualifier = self.activity_id.partition(":")
+        return f"{self.name}:{qualifier}" if sep and head == self.name and qualifier else self.name
+
+    @property
     def duration_ms(self) -> float | None:
         """Scheduled to closed, retries included."""
         if self.closed is None:

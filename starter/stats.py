@@ -35,7 +35,7 @@ def summarize(records: list[ActivityRecord]) -> list[ActivityStats]:
     """Aggregate activity records by name."""
     by_name: dict[str, list[ActivityRecord]] = defaultdict(list)
     for r in records:
-        by_name[r.name].append(r)
+        by_name[r.label].append(r)
     out = []
     for name, rs in sorted(by_name.items()):
         durations = sorted(r.duration_ms for r in rs if r.duration_ms is not None)

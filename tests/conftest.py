@@ -123,3 +123,21 @@ async def worker(temporal_env: WorkflowEnvironment, pool: asyncpg.Pool, http: ht
     w = build_worker(temporal_env.client, pool, http, settings)
     async with w:
         yield w
+
+
+@pytest_asyncio.fixture
+async def redis_client() -> AsyncIterator[object]:
+    """A client of the real Redis named by AIVA_TEST_REDIS_URL (CI: the machine's); skipped without it."""
+    url = os.environ.get("AIVA_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("AIVA_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0): no Redis to test against")
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(url)
+    try:
+        await client.ping()
+    except Exception as e:  # a clear skip beats a wall of connection errors
+        await client.aclose()
+        pytest.fail(f"AIVA_TEST_REDIS_URL={url} is set but Redis does not answer: {e}")
+    yield client
+    await client.aclose()

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         ComplianceView,
         IngestInput,
         IngestResult,
+        IntegrationPlan,
         PipelineInput,
         PipelineProgress,
         PipelineResult,
@@ -200,15 +201,24 @@ class PipelineWorkflow:
             self._enter(ModuleName.REMEDIATION)
             if inp.remediation:
                 self._undo.append((ModuleName.REMEDIATION, "close_run_tickets"))
-                rem: RemediationResult = await self._guard(lambda: workflow.execute_activity(
-                    "open_tickets",
-                    RemediationInput(run_id=run_id, product=inp.product, min_severity=inp.min_ticket_severity),
-                    result_type=RemediationResult, start_to_close_timeout=timedelta(minutes=30),
-                    schedule_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(seconds=60),
-                    retry_policy=INTEGRATION_RETRY,
-                    cancellation_type=WAIT,
-                ))
-                counts.tickets_opened = rem.opened + rem.already_open
+                if workflow.patched("per-integration-tickets-v1"):
+                    # one activity per integration: a slow or failing JIRA retries on its own, in its own
+                    # history events, without re-driving Slack or the webhook
+                    plan: IntegrationPlan = await self._guard(lambda: workflow.execute_activity(
+                        "list_integrations", ref, result_type=IntegrationPlan,
+                        start_to_close_timeout=timedelta(minutes=1), retry_policy=STANDARD_RETRY,
+                    ))
+                    rems = await self._guard(lambda: _all_or_first_error([
+                        self._open_tickets(RemediationInput(run_id=run_id, product=inp.product,
+                                                            min_severity=inp.min_ticket_severity, integration=name))
+                        for name in plan.integrations
+                    ]))
+                    counts.tickets_by_integration = {r.integration: r.opened + r.already_open for r in rems}
+                    counts.tickets_opened = sum(counts.tickets_by_integration.values())
+                else:
+                    rem = await self._guard(lambda: self._open_tickets(RemediationInput(
+                        run_id=run_id, product=inp.product, min_severity=inp.min_ticket_severity)))
+                    counts.tickets_opened = rem.opened + rem.already_open
             self._done(ModuleName.REMEDIATION)
 
             # report: written atomically (temp file + rename), nothing to undo
@@ -231,6 +241,16 @@ class PipelineWorkflow:
             run_id=run_id, product=inp.product, counts=counts, reports=reports.files,
             warnings=sum(x.warnings for x in ingested),
         )
+
+    async def _open_tickets(self, inp: RemediationInput) -> RemediationResult:
+        # "open_tickets:jira": the history (and so aiva history / stats / feedback) names the integration
+        result: RemediationResult = await workflow.execute_activity(
+            "open_tickets", inp, result_type=RemediationResult, start_to_close_timeout=timedelta(minutes=30),
+            activity_id=f"open_tickets:{inp.integration}" if inp.integration else None,
+            schedule_to_close_timeout=timedelta(hours=2), heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=INTEGRATION_RETRY, cancellation_type=WAIT,
+        )
+        return result
 
     def _enter(self, stage: ModuleName) -> None:
         self._progress.stage = stage.value
@@ -290,12 +310,20 @@ class PipelineWorkflow:
         ref = RunRef(run_id=workflow.info().workflow_id, product=self._product)
         for stage, activity_name in reversed(self._undo):
             try:
-                await workflow.execute_activity(
+                undone: CompensationResult = await workflow.execute_activity(
                     activity_name, ref, result_type=CompensationResult,
                     start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(minutes=2),
                     retry_policy=COMPENSATION_RETRY,
                 )
-                self._progress.stages_done.append(f"undo:{stage.value}")
+                if undone.failed:
+                    # what a human must finish (e.g. a ticket the target refuses to close): say so, go on
+                    workflow.logger.error("compensation %s left %d undone: %s", activity_name, undone.failed,
+                                          "; ".join(undone.failures))
+                    self._progress.stages_done.append(f"undo-partial:{stage.value}")
+                    self._progress.error = (self._progress.error or "") + (
+                        f" | {activity_name} left {undone.failed} undone: {'; '.join(undone.failures)[:500]}")
+                else:
+                    self._progress.stages_done.append(f"undo:{stage.value}")
             except ActivityError as e:
                 workflow.logger.error("compensation %s failed: %s", activity_name, e)
                 self._progress.stages_done.append(f"undo-failed:{stage.value}")

@@ -9,11 +9,14 @@ second one; `close_ticket` on a ticket already closed, or never opened, is a no-
 
 Errors: `IntegrationRejected` (4xx other than 408/429: the request is wrong, retrying
 will not help) and `IntegrationUnavailable` (timeouts, connection errors, 408, 429,
-5xx) from `aiva.errors`, each naming the integration and the URL.
+5xx) from `aiva.errors`, each naming the integration and the URL. A Retry-After header
+travels on the error (`retry_after`) and becomes the delay of Temporal's next attempt.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +24,8 @@ import httpx
 from aiva.errors import IntegrationRejected, IntegrationUnavailable
 
 MAX_ERROR_TEXT = 300
+# A target asking for more than this is treated as asking for this: Temporal's policy bounds the rest.
+MAX_RETRY_AFTER_S = 3600.0
 
 
 class TicketConnector(Protocol):
@@ -48,10 +53,30 @@ async def send(
     except httpx.TransportError as e:
         raise IntegrationUnavailable(integration, url, f"connection failed: {e}") from e
     if resp.status_code >= 500 or resp.status_code in (408, 429):
-        raise IntegrationUnavailable(integration, url, resp.text[:MAX_ERROR_TEXT], resp.status_code)
+        raise IntegrationUnavailable(
+            integration, url, resp.text[:MAX_ERROR_TEXT], resp.status_code, retry_after(resp)
+        )
     if resp.status_code >= 400:
         raise IntegrationRejected(integration, url, resp.text[:MAX_ERROR_TEXT], resp.status_code)
     return resp
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    """Seconds the target asked us to wait (Retry-After: seconds or an HTTP date), bounded to an hour."""
+    raw = resp.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 def json_object(resp: httpx.Response, integration: str) -> dict[str, Any]:

@@ -93,12 +93,22 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
     return n
 
 
-async def finish_run(conn: asyncpg.Connection, run_id: str, reports: dict[str, str]) -> None:
-    """Record the run's reports and close it."""
+async def finish_run(
+    conn: asyncpg.Connection, run_id: str, reports: dict[str, str], stage_timings: list[dict[str, Any]] | None = None
+) -> None:
+    """Record the run's reports (and the stage timings its history showed) and close it."""
     await conn.execute(
-        "UPDATE runs SET reports = $2::jsonb, finished_at = now(), status = 'completed' WHERE run_id = $1",
+        "UPDATE runs SET reports = $2::jsonb, finished_at = now(), status = 'completed',"
+        " stage_timings = coalesce($3::jsonb, stage_timings) WHERE run_id = $1",
         run_id, orjson.dumps(reports).decode(),
+        orjson.dumps(stage_timings).decode() if stage_timings is not None else None,
     )
+
+
+async def stored_stage_timings(conn: asyncpg.Connection, run_id: str) -> list[dict[str, Any]] | None:
+    """The stage timings recorded when the run's reports were rendered (None: never recorded)."""
+    raw = await conn.fetchval("SELECT stage_timings::text FROM runs WHERE run_id = $1", run_id)
+    return list(orjson.loads(raw)) if raw else None
 
 
 async def finding_counts(conn: asyncpg.Connection, product: str) -> dict[str, int]:

@@ -75,6 +75,11 @@ async def mark_open(conn: asyncpg.Connection, key: str, external_id: str | None)
     )
 
 
+async def note_error(conn: asyncpg.Connection, key: str, error: str) -> None:
+    """Why the last remote call for this ticket failed (the row keeps its status)."""
+    await conn.execute("UPDATE tickets SET last_error = $2 WHERE idempotency_key = $1", key, error[:2000])
+
+
 async def to_close(conn: asyncpg.Connection, run_id: str) -> list[tuple[str, str | None, str]]:
     """(key, external id, integration) of every ticket of the run that is or may be open."""
     rows = await conn.fetch(

@@ -32,3 +32,39 @@ def test_metrics_port_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIVA_METRICS_PORT", "70000")
     with pytest.raises(ValidationError, match="metrics_port"):
         Settings()
+
+
+def test_temporal_tls_settings(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mTLS files are read into the client's TLS config; half a pair or a missing file is refused by name."""
+    from temporalio.service import TLSConfig
+
+    from worker import temporal_tls
+
+    for k in ("AIVA_TEMPORAL_TLS", "AIVA_TEMPORAL_TLS_CERT", "AIVA_TEMPORAL_TLS_KEY", "AIVA_TEMPORAL_API_KEY"):
+        monkeypatch.delenv(k, raising=False)
+    assert temporal_tls(Settings()) is False
+    assert temporal_tls(Settings(temporal_api_key="k")) is True  # Temporal Cloud API keys need TLS
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_bytes(b"CERT")
+    key.write_bytes(b"KEY")
+    tls = temporal_tls(Settings(temporal_tls_cert=cert, temporal_tls_key=key))
+    assert isinstance(tls, TLSConfig) and tls.client_cert == b"CERT" and tls.client_private_key == b"KEY"
+    assert tls.server_root_ca_cert is None
+    with pytest.raises(ValidationError, match="AIVA_TEMPORAL_TLS_CERT and AIVA_TEMPORAL_TLS_KEY go together"):
+        Settings(temporal_tls_cert=cert)
+    with pytest.raises(ValidationError, match="AIVA_TEMPORAL_TLS_CA: no such file"):
+        Settings(temporal_tls_ca=tmp_path / "missing.pem")
+
+
+def test_integrations_are_whole_or_refused_by_name() -> None:
+    from aiva.connectors.registry import configured
+
+    with pytest.raises(ValidationError, match="jira integration is half configured: also set AIVA_JIRA_EMAIL"):
+        Settings(jira_base_url="https://x.atlassian.net")
+    with pytest.raises(ValidationError, match="AIVA_JIRA_PROJECT_KEY"):
+        Settings(jira_base_url="https://x.atlassian.net", jira_email="a@b", jira_api_token="t",
+                 jira_project_key="not a key")
+    with pytest.raises(ValidationError, match="AIVA_SLACK_CHANNEL"):
+        Settings(slack_token="xoxb-1", slack_channel="#general")  # a name, not the channel ID
+    s = Settings(github_repo="acme/app", github_token="t", slack_token="xoxb-1", slack_channel="C0123")
+    assert configured(s) == ["github", "slack"]

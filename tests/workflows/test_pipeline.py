@@ -84,11 +84,14 @@ async def test_end_to_end_reports_search_attributes_and_timeline(
     await _wait_for(listed)
 
     tl = timeline(await handle.fetch_history())
-    names = [a.name for a in tl.activities]
+    names = [a.label for a in tl.activities]
     assert names[:3] == ["ingest_report", "ingest_report", "analyze_run"]
-    # the three analysis views run in parallel (any order), then risk and attack paths
+    # the three analysis views run in parallel (any order), then risk and attack paths, then one
+    # ticket activity per configured integration (the session's worker has the webhook only)
     assert sorted(names[3:6]) == ["analyze_vulnerabilities", "check_compliance", "correlate_threats"]
-    assert names[6:] == ["score_risk", "find_attack_paths", "open_tickets", "render_reports"]
+    assert names[6:] == ["score_risk", "find_attack_paths", "list_integrations", "open_tickets:webhook",
+                         "render_reports"]
+    assert c.tickets_by_integration == {"webhook": c.tickets_opened}
     assert all(a.outcome == "completed" and a.attempts == 1 for a in tl.activities)
     assert tl.status == "completed"
 
@@ -326,8 +329,8 @@ async def test_stats_aggregate_activities_over_runs(
     by_name = {r.name: r for r in rows}
     assert by_name["ingest_report"].count == 2
     assert set(by_name) == {"ingest_report", "analyze_run", "analyze_vulnerabilities", "check_compliance",
-                            "correlate_threats", "score_risk", "find_attack_paths", "open_tickets",
-                            "render_reports"}
+                            "correlate_threats", "score_risk", "find_attack_paths", "list_integrations",
+                            "open_tickets:webhook", "render_reports"}
     assert all(r.p50_ms > 0 and r.p95_ms >= r.p50_ms and r.failure_rate == 0 for r in rows)
 
 
