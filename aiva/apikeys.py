@@ -31,7 +31,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiva.errors import InputError
+from aiva.errors import ApiKeyFormatError
 
 SCOPES: dict[str, str] = {
     "runs:write": "start runs (upload reports) and cancel them",
@@ -45,10 +45,6 @@ PREFIX = "aiva"
 _KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 _SECRET_BYTES = 32
-
-
-class ApiKeyFormatError(InputError):
-    """A token or a scope list is malformed. Its message never contains the secret."""
 
 
 @dataclass(frozen=True, slots=True)

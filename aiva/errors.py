@@ -6,12 +6,13 @@
     │   ├── UnknownFormatError      no parser recognises the report
     │   ├── ReportParseError        the report is truncated, malformed or not what it claims
     │   ├── ReportTooLargeError     the report is over the configured size limit
-    │   └── UnsafeInputError        XML entity tricks (XXE, billion laughs) or similar
+    │   ├── UnsafeInputError        XML entity tricks (XXE, billion laughs) or similar
+    │   └── ApiKeyFormatError       an API token or scope list is malformed (never shows the secret)
     ├── StoreError                  PostgreSQL refused an operation
     │   └── MigrationError          a schema migration failed or is unknown
-    ├── IntegrationError            a remediation target (webhook, JIRA, ...) failed
+    ├── IntegrationError            a remediation target (webhook, JIRA, ServiceNow, GitHub, Slack) failed
     │   ├── IntegrationRejected     the target answered 4xx: retrying will not help
-    │   └── IntegrationUnavailable  timeout, connection error or 5xx: retry later
+    │   └── IntegrationUnavailable  timeout, connection error, 429 or 5xx: retry later (after Retry-After)
     └── ScannerError                a scanner could not run
         └── ScannerNotInstalled     the scanner's executable is missing
 
@@ -77,6 +78,10 @@ class UnsafeInputError(InputError):
         self.path = path
         self.format = fmt
         super().__init__(f"{path}: refused unsafe {fmt} input: {reason}")
+
+
+class ApiKeyFormatError(InputError):
+    """A token or a scope list is malformed. Its message never contains the secret."""
 
 
 class StoreError(AivaError):

@@ -24,5 +24,7 @@ def _norm(part: object) -> str:
 
 def fingerprint(version: str, *identity: object) -> str:
     """Hash a format's recipe version and its identity fields into a 40-hex-digit fingerprint."""
-    payload = _SEP.join([version, *(_norm(p) for p in identity)])
+    # str and None (nearly every field) inline: this runs once per finding of every report
+    payload = _SEP.join([version, *(
+        p.strip() if type(p) is str else "" if p is None else _norm(p) for p in identity)])
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:40]

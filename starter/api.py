@@ -34,10 +34,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.triage import record_and_apply  # the plain function `aiva triage` uses; not an activity
 from aiva import parsers
-from aiva.apikeys import ApiKeyFormatError, ApiKeyRecord, parse_token, verify_secret
+from aiva.apikeys import ApiKeyRecord, parse_token, verify_secret
 from aiva.contracts import PipelineInput, ReportInput
 from aiva.enums import Severity, VulnerabilityStatus
-from aiva.errors import InputError
+from aiva.errors import ApiKeyFormatError, InputError
 from aiva.ratelimit import Decision, Rate, RateLimiter
 from aiva.settings import Settings
 from aiva.store import apikeys as key_store

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import asyncpg
 import typer
 
-from aiva.apikeys import SCOPES, ApiKeyFormatError, parse_scopes
-from aiva.errors import AivaError
+from aiva.apikeys import SCOPES, parse_scopes
+from aiva.errors import AivaError, ApiKeyFormatError
 from starter.cli import _run, _settings, app, err, out, parse_since
 
 if TYPE_CHECKING:  # the CLI imports this module on every start: keep uvicorn and Temporal out of that path

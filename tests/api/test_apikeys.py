@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 import starter.cli_api  # noqa: F401 - registers the apikey and api commands
 from aiva.apikeys import (
-    ApiKeyFormatError,
     ApiKeyRecord,
     generate,
     has_scope,
@@ -20,6 +19,7 @@ from aiva.apikeys import (
     parse_token,
     verify_secret,
 )
+from aiva.errors import ApiKeyFormatError
 from aiva.store import apikeys as store
 from starter.cli import app
 
