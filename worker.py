@@ -92,6 +92,7 @@ def build_activities(
         analysis.analyze_vulnerabilities, analysis.check_compliance, analysis.correlate_threats,
         analysis.find_attack_paths,
         remediation.list_integrations, remediation.open_tickets, remediation.close_run_tickets,
+        remediation.close_fixed_tickets,
         report.render_reports,
         triage.apply_triage,
         intel.refresh_intel,

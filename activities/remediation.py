@@ -20,8 +20,9 @@ from aiva.contracts import (
     RemediationInput,
     RemediationResult,
     RunRef,
+    TicketSyncResult,
 )
-from aiva.enums import ModuleName
+from aiva.enums import ModuleName, SyncStrategy
 from aiva.errors import AivaError, ConfigError, IntegrationRejected
 from aiva.settings import Settings
 from aiva.store import tickets
@@ -52,6 +53,14 @@ def _summary(c: tickets.TicketCandidate, intel: dict[str, IntelFacts | None]) ->
 
 def _vuln_ids(c: tickets.TicketCandidate) -> list[str]:
     return [v["id"] for v in orjson.loads(c.data).get("vulnerability_ids") or []]
+
+
+_FIXED_REASON = {
+    "mitigated": "Fixed: no longer reported by a complete re-scan of the same scope (AIVA run {run})",
+    "false_positive": "Closed: the finding was triaged as a false positive (AIVA run {run})",
+    "risk_accepted": "Closed: the risk was accepted (AIVA run {run})",
+    "out_of_scope": "Closed: the finding was marked out of scope (AIVA run {run})",
+}
 
 
 def ticket_key(run_id: str, fingerprint: str, integration: str) -> str:
@@ -112,6 +121,51 @@ class RemediationActivities:
                     opened += 1
         return RemediationResult(integration=",".join(names), opened=opened, already_open=already)
 
+    @activity.defn(name="close_fixed_tickets")
+    async def close_fixed_tickets(self, ref: RunRef) -> TicketSyncResult:
+        """Close the product's open tickets whose finding is now mitigated or triaged away (any run's).
+
+        Runs after the report, past the saga's pivot: retried, never compensated. What a target
+        refuses is reported, not retried; the next run tries again, as it picks up every such ticket.
+        """
+        if self._settings.ticket_sync is not SyncStrategy.CREATE_AND_CLOSE:
+            return TicketSyncResult()
+        closed = 0
+        refused: list[str] = []
+        unavailable: AivaError | None = None
+        connectors: dict[str, TicketConnector | AivaError] = {}
+        async with self._pool.acquire() as conn:
+            for t in await tickets.fixed_tickets(conn, ref.product):
+                activity.heartbeat(closed)
+                connector = connectors.get(t.integration)
+                if connector is None:
+                    connector = connectors[t.integration] = self._connector_or_error(t.integration)
+                reason = _FIXED_REASON.get(t.finding_status, t.finding_status).format(run=ref.run_id)
+                try:
+                    if isinstance(connector, AivaError):
+                        raise connector
+                    await connector.close_ticket(t.key, t.external_id, ref.run_id, reason)
+                except (IntegrationRejected, ConfigError) as e:
+                    await tickets.note_error(conn, t.key, str(e))
+                    refused.append(f"{t.integration} ticket {t.external_id or t.key}: {e}"[:300])
+                    continue
+                except AivaError as e:
+                    await tickets.note_error(conn, t.key, str(e))
+                    unavailable = unavailable or e
+                    continue
+                await tickets.mark_closed(conn, t.key, reason, ref.run_id)
+                metrics.TICKETS.labels(t.integration, "closed_fixed").inc()
+                closed += 1
+        if unavailable is not None:
+            raise to_application_error(unavailable)
+        return TicketSyncResult(closed=closed, failed=len(refused), failures=refused)
+
+    def _connector_or_error(self, name: str) -> TicketConnector | AivaError:
+        try:
+            return connector_for(name, self._settings, self._http)
+        except ConfigError as e:
+            return e
+
     @activity.defn(name="close_run_tickets")
     async def close_run_tickets(self, ref: RunRef) -> CompensationResult:
         """Compensation: close every ticket this run opened (or may have opened), in its own integration.
@@ -127,12 +181,9 @@ class RemediationActivities:
         async with self._pool.acquire() as conn:
             for key, ext, integration in await tickets.to_close(conn, ref.run_id):
                 activity.heartbeat(closed)
-                if integration not in connectors:
-                    try:
-                        connectors[integration] = connector_for(integration, self._settings, self._http)
-                    except ConfigError as e:
-                        connectors[integration] = e
-                connector = connectors[integration]
+                connector = connectors.get(integration)
+                if connector is None:
+                    connector = connectors[integration] = self._connector_or_error(integration)
                 try:
                     if isinstance(connector, AivaError):
                         raise connector
@@ -145,7 +196,7 @@ class RemediationActivities:
                     await tickets.note_error(conn, key, str(e))
                     unavailable = unavailable or e
                     continue
-                await tickets.mark_closed(conn, key)
+                await tickets.mark_closed(conn, key, "AIVA run rolled back", ref.run_id)
                 metrics.TICKETS.labels(integration, "closed").inc()
                 closed += 1
         if unavailable is not None:

@@ -80,6 +80,7 @@ class StageCounts(_Contract):
     high: int = 0
     tickets_opened: int = 0
     tickets_by_integration: dict[str, int] = {}
+    tickets_closed_fixed: int = 0
     kev: int = 0
     attack_paths: int = 0
     multi_tool_groups: int = 0
@@ -210,6 +211,14 @@ class IntegrationPlan(_Contract):
     """The ticketing integrations configured on the workers, each opened by its own activity."""
 
     integrations: list[str] = []
+
+
+class TicketSyncResult(_Contract):
+    """Open tickets whose finding a run found fixed (or that were triaged away), now closed."""
+
+    closed: int = 0
+    failed: int = 0
+    failures: list[str] = []
 
 
 class RemediationResult(_Contract):

@@ -16,7 +16,7 @@ are capped at 100%.
 The number of runs is `runs` when given, else the largest count of a once-per-run
 activity (ONCE_PER_RUN), else 1.
 
-Integrations are the remediation activities (INTEGRATION_ACTIVITIES: open_tickets,
+Integrations are the remediation activities (INTEGRATION_ACTIVITIES: open_tickets, close_fixed_tickets,
 close_run_tickets) and any activity whose name contains an integration's name
 (webhook, jira, servicenow, github, slack). The integration a failure names ("webhook
 https://... (HTTP 503): ...") is the one reported.
@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict
 from aiva.enums import IntegrationType
 from aiva.reports.model import StageTiming
 
-INTEGRATION_ACTIVITIES: frozenset[str] = frozenset({"open_tickets", "close_run_tickets"})
+INTEGRATION_ACTIVITIES: frozenset[str] = frozenset({"open_tickets", "close_run_tickets", "close_fixed_tickets"})
 INTEGRATION_NAMES: tuple[str, ...] = tuple(t.value for t in IntegrationType)
 ONCE_PER_RUN: tuple[str, ...] = ("analyze_run", "score_risk", "open_tickets", "render_reports")
 FAILED_OUTCOMES: frozenset[str] = frozenset({"failed", "timed_out"})

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aiva.enums import Severity
+from aiva.enums import Severity, SyncStrategy
 
 # Integration -> the settings it needs; all set = configured, some set = refused at start.
 INTEGRATION_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     fp_auto_close_threshold: float | None = Field(
         default=None, gt=0.5, le=1.0,
         description="close new findings as false positive when the experience model says at least this; unset = never",
+    )
+    ticket_sync: SyncStrategy = Field(
+        default=SyncStrategy.CREATE_AND_CLOSE,
+        description="create_and_close: a later run that finds a finding fixed (or triaged away) closes its ticket",
     )
     # Ticketing integrations: each is on when its required settings (INTEGRATION_SETTINGS) are set.
     jira_base_url: str | None = Field(default=None, description="JIRA Cloud site, e.g. https://yourco.atlassian.net")
@@ -124,6 +128,13 @@ class Settings(BaseSettings):
     def _bare_host(cls, v: str) -> str:
         if not v or "://" in v or "/" in v or any(c.isspace() for c in v):
             raise ValueError(f"AIVA_API_HOST must be a bare host name or address, got {v!r}")
+        return v
+
+    @field_validator("ticket_sync")
+    @classmethod
+    def _sync_built(cls, v: SyncStrategy) -> SyncStrategy:
+        if v is SyncStrategy.BIDIRECTIONAL:
+            raise ValueError("AIVA_TICKET_SYNC=bidirectional is not built yet (create_only or create_and_close)")
         return v
 
     @model_validator(mode="after")

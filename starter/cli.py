@@ -22,8 +22,8 @@ from aiva.settings import Settings
 
 app = typer.Typer(help="AIVA: security findings, normalized, deduplicated and driven to remediation on Temporal.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # paths and URLs stay whole when piped
+err = Console(stderr=True, soft_wrap=True)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         RunRef,
         ScannerInput,
         ThreatView,
+        TicketSyncResult,
         TriageResult,
         VulnerabilityView,
     )
@@ -229,6 +230,26 @@ class PipelineWorkflow:
                 heartbeat_timeout=timedelta(minutes=5), retry_policy=STANDARD_RETRY,
             ))
             self._done(ModuleName.REPORT)
+
+            if inp.remediation and workflow.patched("close-fixed-tickets-v1"):
+                # Past the saga's pivot (the report is out): retried, never compensated. Tickets whose
+                # finding this run found fixed, or that were triaged away, are closed in their systems.
+                try:
+                    synced: TicketSyncResult = await self._guard(lambda: workflow.execute_activity(
+                        "close_fixed_tickets", ref, result_type=TicketSyncResult,
+                        start_to_close_timeout=timedelta(minutes=30), schedule_to_close_timeout=timedelta(hours=2),
+                        heartbeat_timeout=timedelta(seconds=60), retry_policy=INTEGRATION_RETRY,
+                    ))
+                except ActivityError as e:
+                    if is_cancelled_exception(e):
+                        raise
+                    # the run's results stand; the next run of the product picks these tickets up again
+                    synced = TicketSyncResult(failures=[_describe(e)])
+                    self._progress.error = f"closing fixed tickets failed (the next run retries): {_describe(e)}"
+                counts.tickets_closed_fixed = synced.closed
+                if synced.failed:
+                    self._progress.error = f"{synced.failed} fixed tickets could not be closed: " + (
+                        "; ".join(synced.failures)[:500])
         except BaseException as e:
             await self._fail(e)
             raise

@@ -90,11 +90,42 @@ async def to_close(conn: asyncpg.Connection, run_id: str) -> list[tuple[str, str
     return [(r["idempotency_key"], r["external_id"], r["integration"]) for r in rows]
 
 
-async def mark_closed(conn: asyncpg.Connection, key: str) -> None:
-    """The remote ticket is closed (or never existed)."""
+async def mark_closed(conn: asyncpg.Connection, key: str, reason: str | None = None,
+                      run_id: str | None = None) -> None:
+    """The remote ticket is closed (or never existed); why, and by which run."""
     await conn.execute(
-        "UPDATE tickets SET status = 'closed', closed_at = now() WHERE idempotency_key = $1", key
+        "UPDATE tickets SET status = 'closed', closed_at = now(), close_reason = $2, closed_by_run = $3,"
+        " last_error = NULL WHERE idempotency_key = $1",
+        key, reason, run_id,
     )
+
+
+@dataclass(frozen=True)
+class FixedTicket:
+    """An open ticket whose finding no longer needs it."""
+
+    key: str
+    external_id: str | None
+    integration: str
+    fingerprint: str
+    finding_status: str
+
+
+async def fixed_tickets(conn: asyncpg.Connection, product: str, limit: int = 10_000) -> list[FixedTicket]:
+    """Open tickets (of any run) of the product whose finding is mitigated or triaged away."""
+    rows = await conn.fetch(
+        """
+        SELECT t.idempotency_key, t.external_id, t.integration, f.fingerprint, f.status
+          FROM tickets t JOIN findings f ON f.id = t.finding_id JOIN products p ON p.id = f.product_id
+         WHERE p.name = $1 AND t.status = 'open'
+           AND f.status IN ('mitigated', 'false_positive', 'risk_accepted', 'out_of_scope')
+         ORDER BY t.id
+         LIMIT $2
+        """,
+        product, limit,
+    )
+    return [FixedTicket(r["idempotency_key"], r["external_id"], r["integration"], r["fingerprint"], r["status"])
+            for r in rows]
 
 
 async def count_by_status(conn: asyncpg.Connection, run_id: str) -> dict[str, int]:

@@ -180,3 +180,52 @@ async def test_a_rejecting_integration_fails_the_run_and_the_others_are_rolled_b
     assert rows and all(r["status"] == "opening" and "401" in r["last_error"] for r in rows)
     assert "undo-partial:remediation" in progress.stages_done
     assert progress.error and "close_run_tickets left" in progress.error
+
+
+async def test_fixed_and_triaged_findings_close_their_tickets_everywhere(
+    temporal_env: WorkflowEnvironment, all_integrations_worker: Settings, fakes: Fakes, pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    """create_and_close: a re-scan that no longer reports a finding closes its tickets in every system;
+    so does a triage decision (false positive) at the next run. Nothing else is closed."""
+    from aiva.store.triage import add_rule
+    from aiva.triage import TriageDecision
+
+    orch = IntegrationOrchestrator(temporal_env.client, all_integrations_worker)
+    product = f"intf-{uuid.uuid4().hex[:6]}"
+
+    async def run(report: Path) -> str:
+        res = await (await orch.start(PipelineInput(
+            product=product, reports=[ReportInput(path=str(report))], min_ticket_severity="low",
+            report_formats=["json"]))).result()
+        return res.run_id
+
+    await run(trivy_report(tmp_path / "r1.json", 12, seed=3))
+    opened = fakes.open_counts()["jira"]
+    assert opened > 0 and fakes.open_counts() == dict.fromkeys(NAMES, opened)
+
+    dropped = {0, 1, 2, 3}
+    run2 = await run(trivy_report(tmp_path / "r2.json", 12, seed=3, drop=dropped))
+    fixed = await pool.fetchval(
+        "SELECT count(DISTINCT f.id) FROM tickets t JOIN findings f ON f.id = t.finding_id"
+        " JOIN products p ON p.id = f.product_id WHERE p.name = $1 AND f.status = 'mitigated'", product)
+    assert 0 < fixed <= len(dropped)
+    assert fakes.open_counts() == dict.fromkeys(NAMES, opened - fixed)
+    rows = await pool.fetch("SELECT close_reason FROM tickets WHERE closed_by_run = $1", run2)
+    assert len(rows) == 5 * fixed and all(r["close_reason"].startswith("Fixed:") for r in rows)
+    desc = await temporal_env.client.get_workflow_handle(run2).describe()
+    assert (await desc.memo())["summary"]["tickets_closed_fixed"] == 5 * fixed
+
+    fp = await pool.fetchval(
+        "SELECT f.fingerprint FROM tickets t JOIN findings f ON f.id = t.finding_id JOIN products p"
+        " ON p.id = f.product_id WHERE p.name = $1 AND t.status = 'open' ORDER BY t.id LIMIT 1", product)
+    async with pool.acquire() as conn:
+        await add_rule(conn, TriageDecision(fingerprint=fp, product=product, status="false_positive",
+                                            reason="test double", actor="alice"))
+    run3 = await run(trivy_report(tmp_path / "r3.json", 12, seed=3, drop=dropped))
+    assert fakes.open_counts() == dict.fromkeys(NAMES, opened - fixed - 1)
+    reasons = {r["close_reason"] for r in await pool.fetch("SELECT close_reason FROM tickets WHERE closed_by_run = $1",
+                                                           run3)}
+    assert len(reasons) == 1 and next(iter(reasons)).startswith("Closed: the finding was triaged as a false positive")
+    jira_issue = next(i for i in fakes.jira.state.issues.values() if i.status == "Done")
+    assert any("AIVA run" in str(c) for c in jira_issue.comments)  # the reason reached the ticket

@@ -90,7 +90,7 @@ async def test_end_to_end_reports_search_attributes_and_timeline(
     # ticket activity per configured integration (the session's worker has the webhook only)
     assert sorted(names[3:6]) == ["analyze_vulnerabilities", "check_compliance", "correlate_threats"]
     assert names[6:] == ["score_risk", "find_attack_paths", "list_integrations", "open_tickets:webhook",
-                         "render_reports"]
+                         "render_reports", "close_fixed_tickets"]
     assert c.tickets_by_integration == {"webhook": c.tickets_opened}
     assert all(a.outcome == "completed" and a.attempts == 1 for a in tl.activities)
     assert tl.status == "completed"
@@ -330,7 +330,7 @@ async def test_stats_aggregate_activities_over_runs(
     assert by_name["ingest_report"].count == 2
     assert set(by_name) == {"ingest_report", "analyze_run", "analyze_vulnerabilities", "check_compliance",
                             "correlate_threats", "score_risk", "find_attack_paths", "list_integrations",
-                            "open_tickets:webhook", "render_reports"}
+                            "open_tickets:webhook", "render_reports", "close_fixed_tickets"}
     assert all(r.p50_ms > 0 and r.p95_ms >= r.p50_ms and r.failure_rate == 0 for r in rows)
 
 
