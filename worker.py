@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from activities.scan import ScanActivities
 from activities.scanners import ScannerActivities
 from activities.triage import TriageActivities
 from aiva.intel.cache import IntelCache, make_cache
+from aiva.parsers.parallel import IngestPool
 from aiva.settings import Settings
 from aiva.store.database import create_pool, database_url
 from aiva.store.intel_lookup import IntelLookup
@@ -74,12 +76,12 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 
 def build_activities(
     client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings,
-    intel_cache: IntelCache | None = None,
+    intel_cache: IntelCache | None = None, ingest_pool: IngestPool | None = None,
 ) -> list[Callable[..., Any]]:
-    """Wire every activity group to its dependencies."""
+    """Wire every activity group to its dependencies (`ingest_pool`: see `ingest_processes`)."""
     cache = intel_cache if intel_cache is not None else make_cache(settings.redis_url)
     lookup = IntelLookup(pool, cache)
-    scan = ScanActivities(pool, settings)
+    scan = ScanActivities(pool, settings, ingest_pool)
     analysis = AnalysisActivities(pool, settings)
     remediation = RemediationActivities(pool, http, settings, lookup)
     report = ReportActivities(pool, client, settings)
@@ -101,14 +103,16 @@ def build_activities(
 
 def build_worker(
     client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings,
-    activities: list[Callable[..., Any]] | None = None,
+    activities: list[Callable[..., Any]] | None = None, ingest_pool: IngestPool | None = None,
 ) -> Worker:
     """The pipeline workflow and its activities on the configured task queue."""
+    if activities is None:
+        activities = build_activities(client, pool, http, settings, ingest_pool=ingest_pool)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[PipelineWorkflow, IntelRefreshWorkflow],
-        activities=activities if activities is not None else build_activities(client, pool, http, settings),
+        activities=activities,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         # Cancellation reaches an activity only through a heartbeat: keep that prompt.
@@ -134,14 +138,37 @@ async def worker_resources(settings: Settings) -> AsyncIterator[tuple[Client, as
         yield client, pool, http
 
 
+@contextlib.contextmanager
+def ingest_processes(settings: Settings) -> Iterator[IngestPool | None]:
+    """The worker's pool of ingest processes (None when AIVA_INGEST_PROCESSES is 1), started in the
+    background so that the first large report does not wait for it, and shut down at the end."""
+    if settings.ingest_processes <= 1:
+        yield None
+        return
+    ingest_pool = IngestPool(settings.ingest_processes)
+    threading.Thread(target=_warm, args=(ingest_pool,), name="aiva-ingest-warm", daemon=True).start()
+    try:
+        yield ingest_pool
+    finally:
+        ingest_pool.shutdown()
+
+
+def _warm(ingest_pool: IngestPool) -> None:
+    try:
+        ingest_pool.warm()
+    except Exception as e:  # shut down before it was up, or a process failed: the first ingest says so
+        log.warning("ingest processes not started: %s", e)
+
+
 async def run_worker(settings: Settings | None = None) -> None:
     """Run a worker until cancelled, or until SIGTERM / SIGINT, which drain it gracefully."""
     settings = settings or Settings()
     async with worker_resources(settings) as (client, pool, http):
-        worker = build_worker(client, pool, http, settings)
-        _drain_on_signals(worker)
-        log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
-        await worker.run()
+        with ingest_processes(settings) as ingest_pool:
+            worker = build_worker(client, pool, http, settings, ingest_pool=ingest_pool)
+            _drain_on_signals(worker)
+            log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
+            await worker.run()
 
 
 def _drain_on_signals(worker: Worker) -> None:

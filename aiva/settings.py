@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     reports_dir: Path | None = Field(default=None, description="unset = HOME/reports")
     max_report_bytes: int = Field(default=2 * 1024**3, ge=1024)
     batch_size: int = Field(default=5000, ge=100, le=100_000)
+    ingest_processes: int = Field(
+        default=1, ge=1, le=64,
+        description="processes that parse one large Trivy or SARIF report in parallel (a pool per worker);"
+        " 1 = in the worker process, as every other report",
+    )
     secret_hash_key: SecretStr = SecretStr("aiva-local-development-key-change-me")
     webhook_url: str | None = Field(default=None, description="generic webhook for remediation tickets")
     webhook_token: SecretStr | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
@@ -15,26 +16,50 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_SCALAR = re.compile(rb"-?[0-9][0-9.eE+-]*|true|false|null")
 _NEXT_OBJECT = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*\{")
 _END_OF_ARRAY = re.compile(rb"[ \t\r\n]*\]")
+# Bytes of whole elements per batch (see JsonStream), and per read of the file.
+BATCH_BYTES = 1 << 14
+READ_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A batch of whole elements of a streamed array, with what turns them into findings anywhere.
+
+    `raw` is the batch as a JSON array (what `JsonStream.array_pieces` cut), `items` its decoded
+    elements, `first` the index of the first one in its array, and `spec` the parser's context for
+    the list (small and picklable, so that another process can do the work from `raw` alone).
+    """
+
+    spec: Any
+    first: int
+    raw: bytes
+    items: list[Any]
 
 
 class JsonStream:
     """Walk one large JSON document without loading it: objects key by key, arrays in batches.
 
-    Big arrays of objects are decoded by orjson a batch (about `batch_bytes`) at a time: the batch
-    is cut after a `}` followed by `, {` (or by the `]`), and decoded as `[` + bytes + `]`. A cut
-    inside a string or a nested value can never decode (the string or the value stays open), so a
-    batch that decodes is exactly the next whole elements; after a few cuts that do not decode (text
-    full of "}, {" ...) one element is decoded alone. Memory is a few batches, whatever the file
-    size. Batches are small (16 KiB) so that their objects die young: the garbage collector's full
-    passes, not the decoding, are what large batches cost. Errors name the byte offset. Positions
-    can be remembered (`tell`) and revisited (`seek`).
+    Big arrays of objects are decoded by orjson a batch (about `batch_bytes`, BATCH_BYTES by default)
+    at a time: the batch is cut after a `}` followed by `, {` (or by the `]`), and decoded as `[` +
+    bytes + `]`. A cut inside a string or a nested value can never decode (the string or the value
+    stays open), so a batch that decodes is exactly the next whole elements; after a few cuts that
+    do not decode (text full of "}, {" ...) one element is decoded alone. `array_pieces` gives each
+    batch with those bytes, for another process to decode again. Memory is a few batches (and a
+    read of READ_BYTES), whatever the file size. Batches are small (16 KiB) so that their objects
+    die young: the garbage collector's full passes, not the decoding, are what large batches cost.
+    Errors name the byte offset; where they are raised depends on the bytes before the fault, not
+    on where batches were cut. Positions can be remembered (`tell`) and revisited (`seek`).
     """
 
-    def __init__(self, f: IO[bytes], path: str, fmt: str, batch_bytes: int = 1 << 14) -> None:
+    def __init__(
+        self, f: IO[bytes], path: str, fmt: str, batch_bytes: int | None = None, read_bytes: int = READ_BYTES
+    ) -> None:
         self._f = f
         self._path = path
         self._fmt = fmt
-        self._batch = batch_bytes
+        self._batch = batch_bytes or BATCH_BYTES
+        # Reads are larger than batches: a read per batch costs a system call per 16 KiB.
+        self._read = max(read_bytes, self._batch)
         self._buf = b""
         self._pos = 0
         self._base = 0
@@ -64,7 +89,7 @@ class JsonStream:
         self._base += self._pos
         self._pos = 0
         while avail < need:
-            data = self._f.read(max(need - avail, self._batch))
+            data = self._f.read(max(need - avail, self._read))
             if not data:
                 self._eof = True
                 break
@@ -221,14 +246,31 @@ class JsonStream:
 
     def array_batches(self) -> Iterator[list[Any]]:
         """Decode the array that starts here, yielding its elements a batch (a list) at a time."""
+        for _, items in self._batches(False):
+            yield items
+
+    def array_pieces(self) -> Iterator[tuple[bytes, list[Any]]]:
+        """As `array_batches`, each batch with its bytes: a JSON array (`[` + the elements + `]`).
+
+        The bytes decode (orjson) to exactly that batch, so another process can decode them again;
+        the cuts, the batches and the errors are those of `array_batches`.
+        """
+        return self._batches(True)
+
+    def _batches(self, raw: bool) -> Iterator[tuple[bytes, list[Any]]]:
         self._expect("[")
         if self.peek() == "]":
             self._pos += 1
             return
         while True:
             self.peek()
-            batch = self._batch_of_objects()
-            yield batch if batch is not None else [self.value()]
+            got = self._batch_of_objects()
+            if got is None:
+                start = self.tell()
+                one = [self.value()]
+                # value() refills the buffer from the element on, never dropping it: the slice is whole.
+                got = (b"[" + self._buf[start - self._base:self._pos] + b"]" if raw else b"", one)
+            yield got
             c = self.peek()
             self._pos += 1
             if c == "]":
@@ -236,8 +278,9 @@ class JsonStream:
             if c != ",":
                 raise self._error(f"invalid JSON: expected ',' or ']', found {c or 'the end of the file'!r}")
 
-    def _batch_of_objects(self) -> list[Any] | None:
-        """Whole elements from here to a cut that decodes, or None (then the caller takes one element)."""
+    def _batch_of_objects(self) -> tuple[bytes, list[Any]] | None:
+        """Whole elements from here to a cut that decodes, with their bytes; or None (then the caller
+        takes one element)."""
         self._fill(self._batch + 1)
         buf, pos = self._buf, self._pos
         if buf[pos:pos + 1] != b"{":
@@ -253,13 +296,14 @@ class JsonStream:
                 looked += 1
                 if after.match(buf, i + 1) is None:
                     continue
+                piece = b"[" + buf[pos:i + 1] + b"]"
                 try:
-                    items = orjson.loads(b"[" + buf[pos:i + 1] + b"]")
+                    items = orjson.loads(piece)
                 except orjson.JSONDecodeError:
                     attempts += 1
                     continue
                 self._pos = i + 1
-                return items  # type: ignore[no-any-return]
+                return piece, items
         return None
 
     def skip_value(self) -> None:

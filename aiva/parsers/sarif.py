@@ -37,18 +37,25 @@ carry CWE-798 unless the tool names another CWE.
 A log above STREAM_ABOVE_BYTES is streamed (base.JsonStream): results are decoded a batch at a
 time, so memory stays bounded whatever their number. A run's results are read as they come
 when the run's tool (and its versionControlProvenance, or the proof that the file has none)
-came before them; otherwise they are kept aside (or read again) until the run ends.
+came before them; otherwise they are kept aside (or read again) until the run ends. The walk
+yields results as Pieces (`stream_units`), which `piece_findings` turns into findings here or in
+another process (aiva.parsers.parallel), which rebuilds the run's context from the file itself.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, ClassVar
+
+import orjson
 
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.fingerprint import fingerprint
+from aiva.parsers._jsonstream import Piece
 from aiva.parsers._sast_helpers import entry_errors
 from aiva.parsers.base import (
     JsonStream,
@@ -60,7 +67,7 @@ from aiva.parsers.base import (
     severity_from_table,
     vuln_refs,
 )
-from aiva.schemas import Finding, Location, ToolInfo
+from aiva.schemas import CvssScore, CWEReference, Finding, Location, ToolInfo
 from aiva.secrets import redact, scrub, secret_hash
 
 LEVELS = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "note": Severity.LOW, "none": Severity.INFO}
@@ -125,15 +132,35 @@ class SarifParser:
             with entry_errors(source.path, self.name, where):  # the same ReportParseError, naming the result
                 raise
 
+    def stream_units(self, source: ReportSource, ctx: ParseContext) -> Iterator[Piece | Finding] | None:
+        """For a log streamed (above STREAM_ABOVE_BYTES): its results as Pieces, in log order, and the
+        findings made on the way (results kept aside in memory); None when the log is loaded.
+
+        Not deduplicated: `parse` (and the parallel ingest) keep the first of each fingerprint.
+        """
+        return self._stream_runs(source, ctx) if source.size > STREAM_ABOVE_BYTES else None
+
+    def piece_findings(
+        self, spec: Any, first: int, items: list[Any], path: str, ctx: ParseContext
+    ) -> list[Finding]:
+        """The findings of one Piece (in this process or another); a bad result is a ReportParseError."""
+        return self._batch(items, first, spec.run_context(path, ctx), ctx, path, spec.where)
+
     def _parse_streaming(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         seen: set[str] = set()
-        for finding in self._stream_runs(source, ctx):
-            if finding.fingerprint not in seen:
-                seen.add(finding.fingerprint)
-                yield finding
+        for unit in self._stream_runs(source, ctx):
+            if isinstance(unit, Piece):
+                findings = self.piece_findings(unit.spec, unit.first, unit.items, source.path, ctx)
+            else:
+                findings = [unit]
+            for finding in findings:
+                if finding.fingerprint not in seen:
+                    seen.add(finding.fingerprint)
+                    yield finding
 
-    def _stream_runs(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+    def _stream_runs(self, source: ReportSource, ctx: ParseContext) -> Iterator[Piece | Finding]:
         not_sarif = "not a SARIF log: no 'runs' array at the top"
+        token = uuid.uuid4().hex  # names this reading's run contexts in other processes
         with source.open() as f:
             js = JsonStream(f, source.path, self.name)
             if js.peek() != "{":
@@ -149,31 +176,31 @@ class SarifParser:
                     raise ReportParseError(source.path, self.name, not_sarif)
                 has_runs = True
                 for r in js.array_items():
-                    yield from self._stream_run(js, r, vcp, source, ctx)
+                    yield from self._stream_run(js, r, vcp, source, ctx, token)
             if not has_runs:
                 raise ReportParseError(source.path, self.name, not_sarif)
 
     def _stream_run(
-        self, js: JsonStream, r: int, vcp: bool, source: ReportSource, ctx: ParseContext
-    ) -> Iterator[Finding]:
+        self, js: JsonStream, r: int, vcp: bool, source: ReportSource, ctx: ParseContext, token: str
+    ) -> Iterator[Piece | Finding]:
         where = f"runs[{r}]"
         if js.peek() != "{":
             raise ReportParseError(source.path, self.name, "a run is not an object", where)
         run: dict[str, Any] = {}
+        spans: list[tuple[str, int, int]] = []  # where each of them is in the file, for other processes
         rc: _RunContext | None = None
         pending: tuple[bool, Any] | None = None  # (True, file offset) or (False, the results)
         for key in js.object_items():
             if key in ("tool", "versionControlProvenance"):
+                at = js.tell()
                 run[key] = js.value()
+                spans.append((key, at, js.tell()))
             elif key == "results":
                 ready = "tool" in run and (not vcp or "versionControlProvenance" in run)
                 if js.peek() == "[" and ready:
                     with entry_errors(source.path, self.name, where):
                         rc = _RunContext(run, ctx)
-                    i = 0
-                    for batch in js.array_batches():
-                        yield from self._batch(batch, i, rc, ctx, source, where)
-                        i += len(batch)
+                    yield from _pieces(js, _RunSpec(rc, token, r, tuple(spans), where))
                 elif js.peek() == "[":
                     pending = _set_aside(js)
                 else:  # null, or not an array: as in a loaded log
@@ -192,27 +219,24 @@ class SarifParser:
             results = value or []
             if not isinstance(results, list):
                 raise ReportParseError(source.path, self.name, "'results' is not an array", f"{where}.results")
-            yield from self._batch(results, 0, rc, ctx, source, where)
+            yield from self._batch(results, 0, rc, ctx, source.path, where)
             return
         back = js.tell()
         js.seek(value)
-        i = 0
-        for batch in js.array_batches():
-            yield from self._batch(batch, i, rc, ctx, source, where)
-            i += len(batch)
+        yield from _pieces(js, _RunSpec(rc, token, r, tuple(spans), where))
         js.seek(back)
 
     def _batch(
-        self, results: list[Any], start: int, rc: _RunContext, ctx: ParseContext, source: ReportSource, where: str
+        self, results: list[Any], start: int, rc: _RunContext, ctx: ParseContext, path: str, where: str
     ) -> list[Finding]:
         out: list[Finding] = []
         for i, result in enumerate(results, start):
             if not isinstance(result, dict):
-                raise ReportParseError(source.path, self.name, "a result is not an object", f"{where}.results[{i}]")
+                raise ReportParseError(path, self.name, "a result is not an object", f"{where}.results[{i}]")
             try:
                 out.append(self._finding(result, rc, ctx))
             except _ENTRY_ERRORS:
-                with entry_errors(source.path, self.name, f"{where}.results[{i}]"):
+                with entry_errors(path, self.name, f"{where}.results[{i}]"):
                     raise
         return out
 
@@ -235,11 +259,14 @@ class SarifParser:
         column = region.get("startColumn")
         snippet = _text(region.get("snippet"))
         fps = result.get("fingerprints") or {}
-        identity: tuple[Any, ...] = (
-            ("fp", sorted(f"{k}={v}" for k, v in fps.items()))
-            if isinstance(fps, dict) and fps
-            else ("loc", uri, line, column if isinstance(column, int) else None, logical)
-        )
+        identity: tuple[Any, ...]
+        if isinstance(fps, dict) and fps:
+            identity = ("fp", sorted(f"{k}={v}" for k, v in fps.items()))
+        else:
+            col = column if isinstance(column, int) else None
+            # An int enters a fingerprint as its text: given as text, it skips the generic path.
+            identity = ("loc", uri, str(line) if type(line) is int else line, str(col) if type(col) is int else col,
+                        logical)
         is_secret = rc.is_secret
         secret_h = None
         if is_secret:
@@ -258,7 +285,7 @@ class SarifParser:
             if others:
                 message += "\n\nAlso at: " + ", ".join(others)
         severity = d.severity if d.severity is not None else _level_severity(result, rule)
-        vulns = [rule_id] if rule_id and _VULN_IN_TEXT.fullmatch(rule_id) else []
+        vulns = [rule_id] if rule_id and _is_vuln_id(rule_id) else []
         vulns += _VULN_IN_TEXT.findall(message[:2000])
         end_line = region.get("endLine")
         return Finding(
@@ -272,9 +299,9 @@ class SarifParser:
             description=message,
             severity=severity,
             confidence=d.confidence,
-            cwes=cwe_refs(d.cwe_sources or ([798] if is_secret else []), warnings),
+            cwes=d.cwes(is_secret, warnings),
             vulnerability_ids=vuln_refs(vulns),
-            cvss_v3=parse_cvss(d.vector, warnings),
+            cvss_v3=d.cvss(warnings),
             location=Location(
                 file_path=_strip_file_scheme(uri),
                 start_line=line if isinstance(line, int) and line >= 0 else None,
@@ -295,8 +322,8 @@ class SarifParser:
 class _Derived:
     """What a result's merged properties (and its rule) say, apart from the result itself."""
 
-    __slots__ = ("confidence", "cwe_sources", "references", "remediation", "severity", "short", "tags", "title",
-                 "vector")
+    __slots__ = ("_cvss", "_cwes", "confidence", "cwe_sources", "references", "remediation", "severity", "short",
+                 "tags", "title", "vector")
 
     def __init__(self, props: dict[str, Any], rule: dict[str, Any]) -> None:
         tags = [str(t) for t in (props.get("tags") or []) if isinstance(t, (str, int))]
@@ -318,6 +345,25 @@ class _Derived:
         self.title = str(title)[:500] if title else None
         self.references = tuple(x for x in (rule.get("helpUri"),) if x)
         self.remediation = _text(rule.get("help"))
+        self._cwes: dict[bool, tuple[tuple[CWEReference, ...], list[str]]] = {}
+        self._cvss: tuple[CvssScore | None, list[str]] | None = None
+
+    def cwes(self, is_secret: bool, warnings: list[str]) -> tuple[CWEReference, ...]:
+        """The CWE references (CWE-798 for a secret scanner's result naming none), worked out once."""
+        hit = self._cwes.get(is_secret)
+        if hit is None:
+            warned: list[str] = []
+            hit = self._cwes[is_secret] = (cwe_refs(self.cwe_sources or ([798] if is_secret else []), warned), warned)
+        warnings.extend(hit[1])
+        return hit[0]
+
+    def cvss(self, warnings: list[str]) -> CvssScore | None:
+        """The scored CVSS vector, worked out once (an invalid one warns every time)."""
+        if self._cvss is None:
+            warned: list[str] = []
+            self._cvss = (parse_cvss(self.vector, warned), warned)
+        warnings.extend(self._cvss[1])
+        return self._cvss[0]
 
 
 class _RunContext:
@@ -369,6 +415,57 @@ class _RunContext:
         return best
 
 
+class _RunSpec:
+    """A streamed run's context for its Pieces: its `_RunContext` here; in another process, rebuilt
+    (once per process) from the bytes of the run's tool and versionControlProvenance in the file."""
+
+    __slots__ = ("rc", "run", "spans", "token", "where")
+
+    def __init__(
+        self, rc: _RunContext | None, token: str, run: int, spans: tuple[tuple[str, int, int], ...], where: str
+    ) -> None:
+        self.rc = rc
+        self.token = token
+        self.run = run
+        self.spans = spans
+        self.where = where
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The run context may be large (every rule of the tool): a process reads it from the file itself.
+        return (_RunSpec, (None, self.token, self.run, self.spans, self.where))
+
+    def run_context(self, path: str, ctx: ParseContext) -> _RunContext:
+        """The run's context, rebuilt from the file at most once per process and reading."""
+        if self.rc is not None:
+            return self.rc
+        key = (self.token, self.run)
+        rc = _REBUILT.get(key)
+        if rc is None:
+            run: dict[str, Any] = {}
+            with open(path, "rb") as f:
+                for name, start, end in self.spans:
+                    f.seek(start)
+                    run[name] = orjson.loads(f.read(end - start))
+            rc = _RunContext(run, ctx)
+            _REBUILT[key] = rc
+            while len(_REBUILT) > _REBUILT_MAX:
+                del _REBUILT[next(iter(_REBUILT))]
+        return rc
+
+
+# Run contexts rebuilt in this process (a parallel ingest's worker), the most recent last.
+_REBUILT: dict[tuple[str, int], _RunContext] = {}
+_REBUILT_MAX = 8
+
+
+def _pieces(js: JsonStream, spec: _RunSpec) -> Iterator[Piece]:
+    """A run's results array, cut into Pieces numbered by result index."""
+    i = 0
+    for raw, batch in js.array_pieces():
+        yield Piece(spec, i, raw, batch)
+        i += len(batch)
+
+
 def _set_aside(js: JsonStream) -> tuple[bool, Any]:
     """Pass over results that cannot be read yet: keep them if few, else remember where they start."""
     start = js.tell()
@@ -379,6 +476,12 @@ def _set_aside(js: JsonStream) -> tuple[bool, Any]:
             if len(kept) > DEFER_IN_MEMORY:
                 kept = None
     return (False, kept) if kept is not None else (True, start)
+
+
+@lru_cache(maxsize=4_096)
+def _is_vuln_id(rule_id: str) -> bool:
+    """Is the rule id itself a CVE or GHSA id (a rule per advisory: grype, trivy)?"""
+    return _VULN_IN_TEXT.fullmatch(rule_id) is not None
 
 
 def _secret_of(result: dict[str, Any]) -> str | None:

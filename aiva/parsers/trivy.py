@@ -23,7 +23,8 @@ batch at a time, so memory stays bounded however many findings one Result holds.
 ArtifactName before Results, and Target and Type before a Result's lists; a report that does
 not (a list before the keys it needs, or Misconfigurations before Vulnerabilities) is still
 read the same, that list being kept aside (or read again) until the Result ends. A `trivy k8s`
-cluster report is loaded whole.
+cluster report is loaded whole. The walk yields its lists as Pieces (`stream_units`), which
+`piece_findings` turns into findings here or in another process (aiva.parsers.parallel).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any, ClassVar
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.fingerprint import fingerprint
+from aiva.parsers._jsonstream import Piece
 from aiva.parsers._sast_helpers import entry_errors, unique
 from aiva.parsers.base import (
     JsonStream,
@@ -57,6 +59,8 @@ SEVERITY = {
     "low": Severity.LOW,
     "unknown": Severity.INFO,
 }
+# Trivy's own words, as it writes them: severity_from_table's answer without its normalising.
+_SEVERITY_OF = {word.upper(): sev for word, sev in SEVERITY.items()}
 # Above this size the report is streamed (a batch of entries at a time) instead of loaded whole: a loaded
 # report holds about 5 times its size in memory, and the garbage collector walks all of it again and again.
 STREAM_ABOVE_BYTES = 16 * 1024 * 1024
@@ -90,10 +94,32 @@ class TrivyParser:
         yield from unique(self._parse(source, ctx))
 
     def _parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
-        if source.size > STREAM_ABOVE_BYTES and source.text_head()[:1] in ("{", "["):
-            yield from self._parse_streaming(source, ctx)
+        units = self.stream_units(source, ctx)
+        if units is None:
+            yield from self._parse_loaded(source, ctx)
             return
-        yield from self._parse_loaded(source, ctx)
+        for unit in units:
+            if isinstance(unit, Piece):
+                yield from self.piece_findings(unit.spec, unit.first, unit.items, source.path, ctx)
+            else:
+                yield unit
+
+    def stream_units(self, source: ReportSource, ctx: ParseContext) -> Iterator[Piece | Finding] | None:
+        """For a report streamed (above STREAM_ABOVE_BYTES): its lists as Pieces, in report order,
+        and the findings made on the way (lists kept aside, a cluster report); None when it is loaded.
+
+        Not deduplicated: `parse` (and the parallel ingest) keep the first of each fingerprint.
+        """
+        if source.size > STREAM_ABOVE_BYTES and source.text_head()[:1] in ("{", "["):
+            return self._stream_units(source, ctx)
+        return None
+
+    def piece_findings(
+        self, spec: Any, first: int, items: list[Any], path: str, ctx: ParseContext
+    ) -> list[Finding]:
+        """The findings of one Piece (in this process or another); a bad entry is a ReportParseError."""
+        kind, target, rtype, artifact, where = spec
+        return self._batch(kind, items, target, rtype, artifact, path, ctx, where)
 
     def _parse_loaded(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         doc = source.load_json(self.name)
@@ -107,7 +133,7 @@ class TrivyParser:
         else:
             raise ReportParseError(source.path, self.name, "expected a Trivy report with a Results list")
 
-    def _parse_streaming(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
+    def _stream_units(self, source: ReportSource, ctx: ParseContext) -> Iterator[Piece | Finding]:
         with source.open() as f:
             js = JsonStream(f, source.path, self.name)
             if js.peek() == "[":  # legacy: a bare list of results
@@ -146,7 +172,7 @@ class TrivyParser:
 
     def _stream_results(
         self, js: JsonStream, artifact: str | None, source: ReportSource, ctx: ParseContext
-    ) -> Iterator[Finding]:
+    ) -> Iterator[Piece | Finding]:
         for i in js.array_items():
             where = f"Results[{i}]"
             if js.peek() != "{":
@@ -155,8 +181,8 @@ class TrivyParser:
 
     def _stream_result(
         self, js: JsonStream, artifact: str | None, source: ReportSource, ctx: ParseContext, where: str
-    ) -> Iterator[Finding]:
-        """One Result, its lists decoded a batch at a time, findings in the order of a loaded report."""
+    ) -> Iterator[Piece | Finding]:
+        """One Result, its lists cut into Pieces, in the order of a loaded report."""
         raw_target: Any = None
         rtype: Any = None
         seen: set[str] = set()
@@ -179,9 +205,9 @@ class TrivyParser:
                     and all(k in done for k in _KINDS[: _KINDS.index(key)])
                 )
                 if ready:
-                    target = str(raw_target or "")
-                    for batch in js.array_batches():
-                        yield from self._batch(key, batch, target, rtype, artifact, source, ctx, where)
+                    spec = (key, str(raw_target or ""), rtype, artifact, where)
+                    for raw, items in js.array_pieces():
+                        yield Piece(spec, 0, raw, items)
                     done.add(key)
                 else:
                     pending[key] = _set_aside(js)
@@ -193,19 +219,20 @@ class TrivyParser:
                 continue
             is_offset, value = pending[key]
             if not is_offset:
-                yield from self._batch(key, value or [], target, rtype, artifact, source, ctx, where)
+                yield from self._batch(key, value or [], target, rtype, artifact, source.path, ctx, where)
                 continue
             back = js.tell()
             js.seek(value)
-            for batch in js.array_batches():
-                yield from self._batch(key, batch, target, rtype, artifact, source, ctx, where)
+            spec = (key, target, rtype, artifact, where)
+            for raw, items in js.array_pieces():
+                yield Piece(spec, 0, raw, items)
             js.seek(back)
 
     def _batch(
         self, kind: str, items: Any, target: str, rtype: Any, artifact: str | None,
-        source: ReportSource, ctx: ParseContext, where: str,
+        path: str, ctx: ParseContext, where: str,
     ) -> list[Finding]:
-        with entry_errors(source.path, self.name, where):
+        with entry_errors(path, self.name, where):
             return list(self._findings(kind, items, target, rtype, artifact, ctx))
 
     def _cluster(self, doc: dict[str, Any], source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
@@ -250,8 +277,12 @@ class TrivyParser:
         self, kind: str, items: Any, target: str, rtype: Any, artifact: str | None, ctx: ParseContext
     ) -> Iterator[Finding]:
         if kind == "Vulnerabilities":
+            # What the Result decides, worked out once for all its vulnerabilities.
+            ecosystem = str(rtype) if rtype else None
+            category = FindingCategory.CONTAINER if rtype and _is_os(rtype) else FindingCategory.SCA
+            location = _location(target)
             for v in items:
-                yield self._vulnerability(v, target, rtype, artifact)
+                yield self._vulnerability(v, target, ecosystem, category, location, artifact)
         elif kind == "Misconfigurations":
             for m in items:
                 if str(m.get("Status") or "FAIL").upper() == "FAIL":
@@ -263,27 +294,38 @@ class TrivyParser:
             for lic in items:
                 yield self._license(lic, target, artifact)
 
-    def _vulnerability(self, v: dict[str, Any], target: str, rtype: Any, artifact: str | None) -> Finding:
+    def _vulnerability(
+        self, v: dict[str, Any], target: str, ecosystem: str | None, category: FindingCategory,
+        location: Location, artifact: str | None,
+    ) -> Finding:
         warnings: list[str] = []
         vid = str(v.get("VulnerabilityID") or "")
         pkg = str(v.get("PkgName") or "")
         version = v.get("InstalledVersion")
         cvss_map = v.get("CVSS") or {}
         vector = None
-        for src in (v.get("SeveritySource"), *_CVSS_SOURCES, *cvss_map.keys()):
-            entry = cvss_map.get(src) if src else None
-            if isinstance(entry, dict) and entry.get("V3Vector"):
-                vector = entry["V3Vector"]
-                break
-        ecosystem = str(rtype) if rtype else None
-        purl = (v.get("PkgIdentifier") or {}).get("PURL") or make_purl(ecosystem, pkg, version, warnings)
+        source = v.get("SeveritySource")
+        entry = cvss_map.get(source) if source and type(cvss_map) is dict else None
+        if isinstance(entry, dict) and entry.get("V3Vector"):  # the common case: the first one tried below
+            vector = entry["V3Vector"]
+        else:
+            for src in (source, *_CVSS_SOURCES, *cvss_map.keys()):
+                entry = cvss_map.get(src) if src else None
+                if isinstance(entry, dict) and entry.get("V3Vector"):
+                    vector = entry["V3Vector"]
+                    break
+        purl = (v.get("PkgIdentifier") or {}).get("PURL") or _purl(ecosystem, pkg, version, warnings)
         title = v.get("Title")
         if title in _EMPTY:  # first(Title, "<id> in <pkg> <version>")
             title = f"{vid} in {pkg} {version or ''}".strip() or None
         refs = v.get("References") or ()
-        aliases = [vid, *(r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r)]
+        aliases = [vid] + [r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r]
         fixed = v.get("FixedVersion")
         status = v.get("Status")
+        raw_severity = v.get("Severity")
+        severity = _SEVERITY_OF.get(raw_severity) if type(raw_severity) is str else None
+        if severity is None:
+            severity = severity_from_table(raw_severity, SEVERITY)
         return Finding(
             fingerprint=fingerprint(
                 self.fingerprint_version, "vuln", target, pkg, version, v.get("PkgPath"), vid
@@ -291,17 +333,17 @@ class TrivyParser:
             fingerprint_version=self.fingerprint_version,
             format=self.name,
             tool=_TOOL,
-            category=FindingCategory.CONTAINER if rtype and _is_os(rtype) else FindingCategory.SCA,
+            category=category,
             rule_id=vid or None,
             title=title,
             description=v.get("Description") or "",
-            severity=severity_from_table(v.get("Severity"), SEVERITY),
+            severity=severity,
             confidence=Confidence.FIRM,
             cwes=cwe_refs(v.get("CweIDs") or [], warnings),
             vulnerability_ids=vuln_refs(aliases),
             cvss_v3=parse_cvss(vector, warnings),
             component=_component(purl, pkg or "unknown", version, ecosystem, fixed or None, v.get("PkgPath")),
-            location=_location(target),
+            location=location,
             target=artifact,
             references=tuple(refs)[:50],
             remediation=f"Upgrade {pkg} to {v['FixedVersion']}" if fixed else None,
@@ -416,6 +458,21 @@ def _new_component(
     purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
 ) -> Component:
     return Component(purl=purl, name=name, version=version, ecosystem=ecosystem, fixed_version=fixed, path=path)
+
+
+@lru_cache(maxsize=65_536)
+def _purl_cached(ecosystem: str | None, name: str, version: str | None) -> tuple[str | None, tuple[str, ...]]:
+    warnings: list[str] = []
+    return make_purl(ecosystem, name, version, warnings), tuple(warnings)
+
+
+def _purl(ecosystem: str | None, name: str, version: Any, warnings: list[str]) -> str | None:
+    """make_purl, once per package of a report (the same package recurs across it)."""
+    if version is None or type(version) is str:
+        purl, warned = _purl_cached(ecosystem, name, version)
+        warnings.extend(warned)
+        return purl
+    return make_purl(ecosystem, name, version, warnings)
 
 
 # typed: 1, 1.0 and True are distinct keys (pydantic treats them differently).

@@ -5,6 +5,7 @@ streamed Trivy and SARIF parsers (the same findings as a loaded report).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -27,7 +28,14 @@ from aiva.parsers.base import (
     vuln_refs,
 )
 from aiva.schemas import Component, CWEReference, Finding, Location, ToolInfo
-from tests.corpus import corpus_dir
+from tests.corpus import corpus_dir, require_corpus
+from tests.parsers.stream_docs import (
+    SARIF_VARIANTS,
+    TRIVY_VARIANTS,
+    sarif_variant,
+    trivy_doc,
+    trivy_variant,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TOOL = ToolInfo(name="t")
@@ -89,7 +97,8 @@ def _items(rng: random.Random, n: int) -> list[dict[str, Any]]:
 
 
 def _stream(data: bytes, batch: int) -> JsonStream:
-    return JsonStream(io.BytesIO(data), "mem.json", "test", batch_bytes=batch)
+    # Reads as small as batches: the buffer is refilled at every odd place.
+    return JsonStream(io.BytesIO(data), "mem.json", "test", batch_bytes=batch, read_bytes=batch)
 
 
 @pytest.mark.parametrize("batch", [1, 7, 64, 300, 1 << 16])
@@ -104,6 +113,26 @@ def test_array_batches_same_as_orjson(batch: int, indent: bool) -> None:
         for b in _stream(data.encode(), batch).array_batches():
             got.extend(b)
         assert got == orjson.loads(data)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64, 300, 1 << 16])
+def test_array_pieces_are_the_batches_as_bytes(batch: int) -> None:
+    """Each Piece's bytes decode to its batch; the batches (and the position after) are array_batches'."""
+    rng = random.Random(batch)
+    for n in (0, 1, 2, 5, 40):
+        data = json.dumps({"a": _items(rng, n), "b": 1}, indent=rng.choice([None, 1])).encode()
+        js1, js2 = _stream(data, batch), _stream(data, batch)
+        for js in (js1, js2):
+            assert next(js.object_items()) == "a"
+        pieces = list(js2.array_pieces())
+        assert [items for _, items in pieces] == list(js1.array_batches())
+        for raw, items in pieces:
+            assert raw[:1] == b"[" and orjson.loads(raw) == items
+        assert js1.tell() == js2.tell()
+    # A non-object element (decoded alone) is a Piece of its own too.
+    js = _stream(b'[1, "x", {"a": "}, {"}, [2]]', 4)
+    assert [(orjson.loads(raw), items) for raw, items in js.array_pieces()] == [
+        ([1], [1]), (["x"], ["x"]), ([{"a": "}, {"}], [{"a": "}, {"}]), ([[2]], [[2]])]
 
 
 @pytest.mark.parametrize("batch", [3, 50, 1 << 16])
@@ -196,6 +225,36 @@ def test_corrupted_documents_error_or_agree() -> None:
     assert agreed > 20 and errors > 100
 
 
+def test_errors_do_not_depend_on_the_cuts() -> None:
+    """A broken document fails with the same error (reason and byte) whatever the batch and read sizes:
+    the parallel ingest relies on it, its parent and the single-process path reading alike."""
+    rng = random.Random(12)
+    data = json.dumps({"a": 1, "list": _items(rng, 40), "z": [1, 2]}, indent=1).encode()
+    compared = 0
+    for trial in range(300):
+        bad = bytearray(data)
+        for _ in range(rng.randrange(1, 3)):
+            bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\ x0\xff\xc3')
+        if trial % 3 == 0:
+            bad = bad[: rng.randrange(len(bad))]
+        outcomes = set()
+        for batch in (5, 100, 4096, 1 << 16):
+            js = _stream(bytes(bad), batch)
+            try:
+                for _key in js.object_items():
+                    if js.peek() == "[":
+                        for _ in js.array_batches():
+                            pass
+                    else:
+                        js.value()
+                outcomes.add(None)
+            except ReportParseError as e:
+                outcomes.add((e.reason, e.position))
+        assert len(outcomes) == 1, f"{bytes(bad)[:200]!r}: {outcomes}"
+        compared += None not in outcomes
+    assert compared > 150
+
+
 def test_may_contain_key() -> None:
     for data, expected in (
         (b'{"results": [], "x": 1}', False),
@@ -239,45 +298,9 @@ def _both(fmt: str, path: Path, monkeypatch: pytest.MonkeyPatch, ctx: ParseConte
     return loaded
 
 
-def _trivy_doc() -> dict[str, Any]:
-    vulns = [{"VulnerabilityID": f"CVE-2024-{1000 + i}", "PkgName": f"p{i % 7}", "InstalledVersion": f"1.{i}",
-              "FixedVersion": "2.0" if i % 2 else "", "Severity": ["HIGH", "LOW", "CRITICAL"][i % 3],
-              "Title": f"t }}, {{ {i}", "CweIDs": ["CWE-79"], "References": ["https://github.com/x/GHSA-aaaa-bbbb-cccc"],
-              "CVSS": {"nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}} for i in range(60)]
-    mis = [{"ID": f"KSV{i}", "Title": "m", "Status": ["FAIL", "PASS"][i % 2], "Severity": "MEDIUM",
-            "CauseMetadata": {"Resource": "r", "StartLine": i}} for i in range(6)]
-    secrets = [{"RuleID": "aws", "Title": "AWS", "Severity": "HIGH", "StartLine": 3, "Match": "key=****"}]
-    lic = [{"PkgName": "p1", "Name": "GPL-3.0", "Category": "restricted", "Severity": "HIGH"}]
-    return {"SchemaVersion": 2, "ArtifactName": "img:1", "Results": [
-        {"Target": "img (debian 12)", "Class": "os-pkgs", "Type": "debian", "Vulnerabilities": vulns[:40],
-         "Misconfigurations": mis, "Secrets": secrets, "Licenses": lic},
-        {"Target": "app/package-lock.json", "Class": "lang-pkgs", "Type": "npm", "Vulnerabilities": vulns[40:]},
-        {"Target": "Dockerfile", "Class": "config", "Type": "dockerfile", "Misconfigurations": mis},
-        {"Target": "empty"},
-    ]}
-
-
-def _reorder(d: dict[str, Any], first: list[str]) -> dict[str, Any]:
-    return {**{k: d[k] for k in first if k in d}, **{k: v for k, v in d.items() if k not in first}}
-
-
-@pytest.mark.parametrize("variant", ["plain", "artifact-last", "lists-first", "misconf-first", "no-artifact",
-                                     "legacy", "small-cap"])
+@pytest.mark.parametrize("variant", TRIVY_VARIANTS)
 def test_trivy_streamed_same_as_loaded(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc: Any = _trivy_doc()
-    if variant == "artifact-last":
-        doc = _reorder(doc, ["SchemaVersion", "Results"])
-    elif variant == "lists-first":
-        doc["Results"] = [_reorder(r, ["Licenses", "Vulnerabilities", "Secrets"]) for r in doc["Results"]]
-    elif variant == "misconf-first":
-        doc["Results"] = [_reorder(r, ["Target", "Type", "Misconfigurations"]) for r in doc["Results"]]
-    elif variant == "no-artifact":
-        del doc["ArtifactName"]
-    elif variant == "legacy":
-        doc = doc["Results"]
-    elif variant == "small-cap":  # lists set aside are read again from the file
-        monkeypatch.setattr(trivy, "DEFER_IN_MEMORY", 2)
-        doc["Results"] = [_reorder(r, ["Vulnerabilities", "Misconfigurations"]) for r in doc["Results"]]
+    doc = trivy_variant(variant, monkeypatch)
     path = tmp_path / "t.json"
     path.write_text(json.dumps(doc, indent=1))
     out = _both("trivy", path, monkeypatch)
@@ -300,40 +323,9 @@ def test_trivy_streamed_errors_same_as_loaded(bad: Any, tmp_path: Path, monkeypa
     _both("trivy", path, monkeypatch)
 
 
-def _sarif_doc(runs: int = 1) -> dict[str, Any]:
-    def run(r: int) -> dict[str, Any]:
-        rules = [{"id": f"R{i}", "name": f"Rule{i}", "shortDescription": {"text": f"short {i}"},
-                  "properties": {"tags": ["security", "external/cwe/cwe-79"], "security-severity": "7.5"}}
-                 for i in range(4)] + [{"id": "R9", "properties": {"precision": "high"}}]
-        results = [{"ruleId": f"R{i % 5 if i % 5 < 4 else 9}", "ruleIndex": i % 5, "level": "warning",
-                    "message": {"text": f"msg }}, {{ CVE-2021-{4000 + i}"},
-                    **({"properties": {"cwe": "CWE-89", "tags": ["x"]}} if i % 4 == 0 else {}),
-                    "locations": [{"physicalLocation": {"artifactLocation": {"uri": f"src/f{i}.py"},
-                                                        "region": {"startLine": i + 1, "startColumn": 2}}}]}
-                   for i in range(40)]
-        return {"tool": {"driver": {"name": f"Scanner{r}", "version": "1", "rules": rules}},
-                "results": results, "columnKind": "utf16CodeUnits"}
-    return {"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "runs": [run(r) for r in range(runs)]}
-
-
-@pytest.mark.parametrize("variant", ["plain", "two-runs", "results-first", "vcp-after", "vcp-before",
-                                     "small-cap", "no-results", "null-results"])
+@pytest.mark.parametrize("variant", SARIF_VARIANTS)
 def test_sarif_streamed_same_as_loaded(variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _sarif_doc(2 if variant == "two-runs" else 1)
-    run = doc["runs"][0]
-    if variant in ("results-first", "small-cap"):
-        doc["runs"][0] = _reorder(run, ["results"])
-        if variant == "small-cap":
-            monkeypatch.setattr(sarif, "DEFER_IN_MEMORY", 3)
-    elif variant == "vcp-after":
-        run["versionControlProvenance"] = [{"repositoryUri": "https://git.example/repo"}]
-    elif variant == "vcp-before":
-        doc["runs"][0] = {"versionControlProvenance": [{"repositoryUri": "https://git.example/r"}], **run}
-    elif variant == "no-results":
-        del run["results"]
-    elif variant == "null-results":
-        run["results"] = None
+    doc = sarif_variant(variant, monkeypatch)
     path = tmp_path / "s.sarif"
     path.write_text(json.dumps(doc, indent=1))
     out = _both("sarif", path, monkeypatch)
@@ -357,7 +349,7 @@ def test_sarif_streamed_errors_same_as_loaded(bad: Any, tmp_path: Path, monkeypa
 
 
 def test_streamed_truncated_report_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = json.dumps(_trivy_doc(), indent=1)
+    data = json.dumps(trivy_doc(), indent=1)
     monkeypatch.setattr(trivy, "STREAM_ABOVE_BYTES", 0)
     for cut in (len(data) // 3, len(data) - 5):
         path = tmp_path / f"cut{cut}.json"
@@ -376,3 +368,36 @@ def test_corpus_streamed_same_as_loaded(monkeypatch: pytest.MonkeyPatch) -> None
         paths += [("sarif", p) for p in sorted((c / "sarif").glob("*.sarif"))]
     for fmt, p in paths:
         _both(fmt, p, monkeypatch)
+
+
+# The fingerprints (in order) of the corpus's Trivy and SARIF reports, as the parsers gave them before
+# their fast paths: a fast path must not change one. (sha256 of the fingerprints joined by newlines,
+# first 16 hex digits; a deliberate change of a recipe bumps its version, and these with it.)
+FINGERPRINTS = {
+    "trivy/all_statuses.json": "afc93e2b80bd6344",
+    "trivy/kubernetes.json": "875818754bbc1c2d",
+    "trivy/legacy_many_vulns.json": "0bad8bbed5176768",
+    "trivy/license_scheme.json": "ad05c322c2969c85",
+    "trivy/misconfigurations_and_secrets.json": "95aa7538aeaea118",
+    "trivy/scheme_2_many_vulns.json": "e1d7a9d08f5e6228",
+    "trivy/scheme_2_no_vuln.json": "e3b0c44298fc1c14",
+    "sarif/SuppressionTestCurrent.sarif": "5ebdde153978e1c9",
+    "sarif/appendix_k.sarif": "f62a06d11a48d778",
+    "sarif/bash-report.sarif": "3bbe40ad06f6aa2f",
+    "sarif/codeQL-output.sarif": "2354162ade3de892",
+    "sarif/cxf-3.4.6.sarif": "5bb17c34267907a1",
+    "sarif/dependency_check.sarif": "7bee977e24c0ced3",
+    "sarif/gitleaks_7.5.0.sarif": "c2d337b5661c7fea",
+    "sarif/njsscan.sarif": "0b82caf37810b89f",
+}
+
+
+@pytest.mark.corpus
+def test_corpus_fingerprints_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = require_corpus()
+    for rel, want in FINGERPRINTS.items():
+        fmt = rel.split("/", 1)[0]
+        for threshold in (1 << 40, 0):  # loaded, streamed
+            monkeypatch.setattr(trivy if fmt == "trivy" else sarif, "STREAM_ABOVE_BYTES", threshold)
+            fps = [f.fingerprint for f in get(fmt).parse(ReportSource(str(c / rel)), ParseContext())]
+            assert hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16] == want, rel
