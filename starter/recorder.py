@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
@@ -124,3 +126,20 @@ def timeline(history: WorkflowHistory) -> Timeline:
             if et == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
                 tl.failure = _failure_message(e.workflow_execution_failed_event_attributes.failure)
     return tl
+
+
+def payload_bytes(msg: Any) -> int:
+    """The bytes of every Payload inside a history event (or any protobuf message): the claim check's measure."""
+    if isinstance(msg, Payload):
+        return len(msg.data) + sum(len(k) + len(v) for k, v in msg.metadata.items())
+    total = 0
+    for descriptor, value in msg.ListFields():
+        if descriptor.type != descriptor.TYPE_MESSAGE:
+            continue
+        if hasattr(value, "ListFields"):
+            total += payload_bytes(value)
+        elif hasattr(value, "items"):  # a map of messages
+            total += sum(payload_bytes(v) for v in value.values() if hasattr(v, "ListFields"))
+        else:  # a repeated field of messages
+            total += sum(payload_bytes(v) for v in value)
+    return total

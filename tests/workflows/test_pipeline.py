@@ -17,7 +17,7 @@ from aiva.connectors.webhook_receiver import WebhookReceiver
 from aiva.contracts import PipelineInput, PipelineResult, ReportInput
 from aiva.settings import Settings
 from starter.orchestrator import IntegrationOrchestrator
-from starter.recorder import timeline
+from starter.recorder import payload_bytes, timeline
 from tests.helpers import trivy_report
 from workflows import search_attributes as sa
 from workflows.pipeline import PipelineWorkflow
@@ -222,25 +222,6 @@ async def test_transient_webhook_failures_are_retried_and_recorded(
     assert len(keys) == len(set(keys)) == result.counts.tickets_opened
 
 
-def _payload_bytes(msg) -> int:
-    """Sum the sizes of every Payload inside a protobuf message."""
-    from temporalio.api.common.v1 import Payload
-
-    if isinstance(msg, Payload):
-        return len(msg.data) + sum(len(k) + len(v) for k, v in msg.metadata.items())
-    total = 0
-    for field, value in msg.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if hasattr(value, "ListFields"):
-            total += _payload_bytes(value)
-        elif hasattr(value, "items"):  # a map of messages
-            total += sum(_payload_bytes(v) for v in value.values() if hasattr(v, "ListFields"))
-        else:  # a repeated field of messages
-            total += sum(_payload_bytes(v) for v in value)
-    return total
-
-
 async def test_claim_check_keeps_history_small_for_10k_findings(
         temporal_env: WorkflowEnvironment, worker: Worker, settings: Settings, tmp_path: Path) -> None:
     """Findings never travel through history: 10,000 findings, payloads under 200 KB in total."""
@@ -251,7 +232,7 @@ async def test_claim_check_keeps_history_small_for_10k_findings(
     result = await handle.result()
     assert result.counts.ingested_findings == 10_000
     history = await handle.fetch_history()
-    total = sum(_payload_bytes(e) for e in history.events)
+    total = sum(payload_bytes(e) for e in history.events)
     assert total < 200_000, f"history payloads are {total:,} bytes"
     assert len(history.events) < 100
 
