@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 from temporalio import activity
@@ -15,6 +15,7 @@ from activities.heartbeat import in_thread_heartbeating
 from aiva.contracts import CompensationResult, IngestInput, IngestResult, ReportInput, RunRef
 from aiva.enums import ModuleName
 from aiva.errors import AivaError
+from aiva.parsers import report_coverage
 from aiva.parsers.base import ParseContext
 from aiva.parsers.parallel import IngestPool, RowStream, open_rows
 from aiva.schemas import Finding
@@ -96,7 +97,8 @@ async def store_report(
             sha = await asyncio.to_thread(_sha256, report.path)
             stored = await _store_rows(conn, settings, scan_key=scan_key, run_id=run_id, product=product,
                                        report=report, source_path=source_path, sha256=sha, fmt=parser.name,
-                                       declared_tool=getattr(parser, "tool_name", None), rows=rows)
+                                       declared_tool=parser.tool_name, rows=rows,
+                                       coverage=lambda: asyncio.to_thread(report_coverage, parser, report.path, ctx))
         finally:
             # A cancel or a failure leaves jobs queued and the file open: stop them (from a thread: the
             # stream may still be in the hands of a batch's thread, which the stop makes short).
@@ -109,7 +111,7 @@ async def store_report(
 async def _store_rows(
     conn: asyncpg.Connection, settings: Settings, *, scan_key: str, run_id: str, product: str,
     report: ReportInput, source_path: str | None, sha256: str, fmt: str, declared_tool: str | None,
-    rows: RowStream,
+    rows: RowStream, coverage: Callable[[], Awaitable[tuple[str | None, str | None]]] | None = None,
 ) -> ingest.StoredScan:
     batch_size = settings.batch_size
 
@@ -132,7 +134,7 @@ async def _store_rows(
             conn, scan_key=scan_key, run_id=run_id, product=product,
             source_path=source_path or report.path, sha256=sha256, fmt=fmt,
             declared_target=report.target, declared_tool=declared_tool,
-            complete=report.complete, batches=batches, on_batch=progress,
+            complete=report.complete, batches=batches, on_batch=progress, coverage=coverage,
         )
     except AivaError as e:
         raise to_application_error(e) from e

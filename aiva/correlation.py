@@ -27,6 +27,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packageurl import PackageURL
@@ -80,9 +82,8 @@ _NOT_SAST = frozenset({FindingCategory.SCA, FindingCategory.CONTAINER, FindingCa
                        FindingCategory.NETWORK, FindingCategory.LICENSE})
 
 
-@dataclass(frozen=True, order=True)
-class Source:
-    """One finding in a group: which tool reported it, and its fingerprint."""
+class Source(NamedTuple):
+    """One finding in a group: which tool reported it, and its fingerprint (ordered by both)."""
 
     tool: str
     fingerprint: str
@@ -151,12 +152,9 @@ def same_weakness(a: Finding, b: Finding, *, line_window: int = DEFAULT_LINE_WIN
 def component_key(c: Component) -> str | None:
     """A component's identity without version: 'type/namespace/name' from its purl, else name + ecosystem."""
     if c.purl:
-        try:
-            p = PackageURL.from_string(c.purl)
-        except ValueError:
-            p = None
-        if p is not None:
-            return _component(p.type, p.namespace, p.name)
+        key = _purl_key(c.purl)
+        if key is not None:
+            return key
     if not c.name:
         return None
     eco = (c.ecosystem or "").strip().lower()
@@ -168,6 +166,16 @@ def component_key(c: Component) -> str | None:
     elif ptype in _SPLIT_NAME_TYPES and "/" in name:
         namespace, name = name.rsplit("/", 1)
     return _component(ptype, namespace, name)
+
+
+@lru_cache(maxsize=65_536)
+def _purl_key(purl: str) -> str | None:
+    # Cached: a product has far fewer packages than findings (one per advisory per package).
+    try:
+        p = PackageURL.from_string(purl)
+    except ValueError:
+        return None
+    return _component(p.type, p.namespace, p.name)
 
 
 def normalize_url(url: str) -> str | None:

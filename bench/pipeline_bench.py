@@ -133,9 +133,12 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         await pool.close()
         await env.shutdown()
-        admin = await asyncpg.connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if args.keep_db:
+            print(f"scratch database kept: {url}")
+        else:
+            admin = await asyncpg.connect(server)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
         if stop is not None:
             await asyncio.to_thread(stop)  # type: ignore[operator]
     return 1 if (args.check and failed) else 0
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=1, help="AIVA_INGEST_PROCESSES for the worker")
     ap.add_argument("--rescan", action="store_true", help="then a second run over a drifted report")
     ap.add_argument("--db", help="a PostgreSQL server URL to create the scratch database on")
+    ap.add_argument("--keep-db", action="store_true", help="keep the scratch database (with --db) to inspect it")
     ap.add_argument("--check", action="store_true", help="exit 1 when a budget is missed")
     return asyncio.run(_run(ap.parse_args(argv)))
 

@@ -64,3 +64,21 @@ def open_report(
     source = ReportSource(path, max_bytes=ctx.max_bytes or DEFAULT_MAX_BYTES)
     parser = get(fmt) if fmt else detect(source)
     return parser, parser.parse(source, ctx)
+
+
+def report_coverage(parser: Parser, path: str, ctx: ParseContext | None = None) -> tuple[str | None, str | None]:
+    """(target, tool) a report says it covers, for a report with no findings (which name neither).
+
+    Formats that name their subject (Trivy's ArtifactName, Grype's source, SARIF's driver and
+    repository) say so; the others give (None, their fixed tool name). An unreadable file gives
+    (None, None): nothing is assumed about it.
+    """
+    ctx = ctx or ParseContext()
+    coverage = getattr(parser, "coverage", None)
+    if coverage is None:
+        return ctx.target, parser.tool_name
+    try:
+        target, tool = coverage(ReportSource(path, max_bytes=ctx.max_bytes or DEFAULT_MAX_BYTES))
+    except InputError:
+        return None, None
+    return ctx.target or target, tool

@@ -72,6 +72,7 @@ class AnchoreGrypeParser:
     """Grype's JSON output."""
 
     name: ClassVar[str] = "anchore_grype"
+    tool_name: ClassVar[str | None] = "grype"
     fingerprint_version: ClassVar[str] = "anchore_grype/1"
 
     def sniff(self, source: ReportSource) -> bool:
@@ -84,6 +85,15 @@ class AnchoreGrypeParser:
             or '"name": "grype"' in head
             or ('"name":"grype"' in head)
         )
+
+    def coverage(self, source: ReportSource) -> tuple[str | None, str | None]:
+        """(target, tool) the report covers: source.target and the descriptor (from at most 64 MiB)."""
+        if source.size > STREAM_ABOVE_BYTES:
+            return None, self.tool_name
+        doc = source.load_json(self.name)
+        if not isinstance(doc, dict):
+            return None, self.tool_name
+        return _target(doc.get("source")), _tool(doc.get("descriptor")).name
 
     def parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         """Yield one finding per distinct match (and per ignored match, suppressed)."""

@@ -56,6 +56,7 @@ class BanditParser:
     """Bandit's JSON report."""
 
     name: ClassVar[str] = "bandit"
+    tool_name: ClassVar[str | None] = "bandit"
     fingerprint_version: ClassVar[str] = "bandit/1"
 
     def sniff(self, source: ReportSource) -> bool:

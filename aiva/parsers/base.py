@@ -130,6 +130,10 @@ class Parser(Protocol):
 
     name: ClassVar[str]
     fingerprint_version: ClassVar[str]
+    # The tool every finding of this format names, or None where the document names it (SARIF's
+    # driver, say). A complete scan's scope is (target, tool): without it, a report with no findings
+    # could not mitigate what its tool found before.
+    tool_name: ClassVar[str | None]
 
     def sniff(self, source: ReportSource) -> bool:
         """True when the content looks like this format (cheap: the head only)."""

@@ -53,6 +53,7 @@ class BurpParser:
     """Burp Suite's XML issue export."""
 
     name: ClassVar[str] = "burp"
+    tool_name: ClassVar[str | None] = "burp"
     fingerprint_version: ClassVar[str] = "burp/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -64,6 +64,7 @@ class CheckovParser:
     """Checkov's JSON report."""
 
     name: ClassVar[str] = "checkov"
+    tool_name: ClassVar[str | None] = "checkov"
     fingerprint_version: ClassVar[str] = "checkov/1"
 
     def sniff(self, source: ReportSource) -> bool:

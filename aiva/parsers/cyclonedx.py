@@ -114,6 +114,7 @@ class CycloneDXParser:
     """CycloneDX BOM / VEX (JSON or XML)."""
 
     name: ClassVar[str] = "cyclonedx"
+    tool_name: ClassVar[str | None] = None  # named by the BOM's tool
     fingerprint_version: ClassVar[str] = "cyclonedx/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -99,6 +99,7 @@ class DefectDojoGenericParser:
     """DefectDojo's Generic Findings Import (CSV and JSON)."""
 
     name: ClassVar[str] = "defectdojo_generic"
+    tool_name: ClassVar[str | None] = None  # named by the document's type
     fingerprint_version: ClassVar[str] = "defectdojo_generic/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -78,6 +78,7 @@ class DependencyCheckParser:
     """OWASP Dependency-Check's XML report."""
 
     name: ClassVar[str] = "dependency_check"
+    tool_name: ClassVar[str | None] = "dependency-check"
     fingerprint_version: ClassVar[str] = "dependency_check/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -57,6 +57,7 @@ class DetectSecretsParser:
     """detect-secrets' scan output / baseline."""
 
     name: ClassVar[str] = "detect_secrets"
+    tool_name: ClassVar[str | None] = "detect-secrets"
     fingerprint_version: ClassVar[str] = "detect_secrets/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -136,6 +136,7 @@ class GenericParser:
     """AIVA's documented generic CSV / JSON layout."""
 
     name: ClassVar[str] = "generic"
+    tool_name: ClassVar[str | None] = None  # named by a column
     fingerprint_version: ClassVar[str] = "generic/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -65,6 +65,7 @@ class GitlabSastParser:
     """GitLab's SAST (and secret-detection) security report."""
 
     name: ClassVar[str] = "gitlab_sast"
+    tool_name: ClassVar[str | None] = None  # named by the document's scanner
     fingerprint_version: ClassVar[str] = "gitlab_sast/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -69,6 +69,7 @@ class GitleaksParser:
     """Gitleaks' JSON report (v8 and legacy)."""
 
     name: ClassVar[str] = "gitleaks"
+    tool_name: ClassVar[str | None] = "gitleaks"
     fingerprint_version: ClassVar[str] = "gitleaks/1"
 
     def sniff(self, source: ReportSource) -> bool:

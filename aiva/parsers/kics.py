@@ -51,6 +51,7 @@ class KicsParser:
     """KICS' JSON results."""
 
     name: ClassVar[str] = "kics"
+    tool_name: ClassVar[str | None] = "kics"
     fingerprint_version: ClassVar[str] = "kics/1"
 
     def sniff(self, source: ReportSource) -> bool:

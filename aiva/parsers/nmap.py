@@ -60,6 +60,7 @@ class NmapParser:
     """Nmap's XML output."""
 
     name: ClassVar[str] = "nmap"
+    tool_name: ClassVar[str | None] = "nmap"
     fingerprint_version: ClassVar[str] = "nmap/1"
 
     def sniff(self, source: ReportSource) -> bool:

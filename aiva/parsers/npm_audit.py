@@ -57,6 +57,7 @@ class NpmAuditParser:
     """npm 6 `npm audit --json`."""
 
     name: ClassVar[str] = "npm_audit"
+    tool_name: ClassVar[str | None] = "npm audit"
     fingerprint_version: ClassVar[str] = "npm_audit/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -55,6 +55,7 @@ class NpmAudit7PlusParser:
     """npm 7+ `npm audit --json` (audit report version 2)."""
 
     name: ClassVar[str] = "npm_audit_7_plus"
+    tool_name: ClassVar[str | None] = "npm audit"
     fingerprint_version: ClassVar[str] = "npm_audit_7_plus/1"
 
     def sniff(self, source: ReportSource) -> bool:

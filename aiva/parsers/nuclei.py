@@ -101,6 +101,7 @@ class NucleiParser:
     """Nuclei's JSON Lines / JSON export."""
 
     name: ClassVar[str] = "nuclei"
+    tool_name: ClassVar[str | None] = "nuclei"
     fingerprint_version: ClassVar[str] = "nuclei/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -73,6 +73,7 @@ class OsvScannerParser:
     """OSV-Scanner's JSON output."""
 
     name: ClassVar[str] = "osv_scanner"
+    tool_name: ClassVar[str | None] = "osv-scanner"
     fingerprint_version: ClassVar[str] = "osv_scanner/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -34,6 +34,7 @@ class PipAuditParser:
     """pip-audit's JSON output."""
 
     name: ClassVar[str] = "pip_audit"
+    tool_name: ClassVar[str | None] = "pip-audit"
     fingerprint_version: ClassVar[str] = "pip_audit/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -87,12 +87,26 @@ class SarifParser:
     """Static Analysis Results Interchange Format 2.1.0."""
 
     name: ClassVar[str] = "sarif"
+    tool_name: ClassVar[str | None] = None  # named by the run's driver
     fingerprint_version: ClassVar[str] = "sarif/1"
 
     def sniff(self, source: ReportSource) -> bool:
         """A JSON object naming a SARIF version or schema, with runs."""
         head = source.text_head()
         return head.startswith("{") and '"runs"' in head and ("sarif" in head.lower() or '"version"' in head)
+
+    def coverage(self, source: ReportSource) -> tuple[str | None, str | None]:
+        """(target, tool) of a report whose runs share one driver (and one repository, if named)."""
+        if source.size > STREAM_ABOVE_BYTES:
+            return None, None
+        doc = source.load_json(self.name)
+        runs = [r for r in (doc.get("runs") or []) if isinstance(r, dict)] if isinstance(doc, dict) else []
+        contexts = [_RunContext(r, ParseContext()) for r in runs]
+        tools = {c.tool.name for c in contexts}
+        targets = {c.target for c in contexts}
+        if len(tools) != 1:
+            return None, None
+        return (targets.pop() if len(targets) == 1 else None), tools.pop()
 
     def parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         """Yield one finding per result of every run."""

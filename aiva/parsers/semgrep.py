@@ -81,6 +81,7 @@ class SemgrepParser:
     """Semgrep's JSON output (CLI results and the supply-chain vulns API)."""
 
     name: ClassVar[str] = "semgrep"
+    tool_name: ClassVar[str | None] = "semgrep"
     fingerprint_version: ClassVar[str] = "semgrep/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -88,6 +88,7 @@ class SnykParser:
     """Snyk Open Source / Container JSON."""
 
     name: ClassVar[str] = "snyk"
+    tool_name: ClassVar[str | None] = "snyk"
     fingerprint_version: ClassVar[str] = "snyk/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -100,6 +100,7 @@ class SonarqubeParser:
     """SonarQube issues: sonar-report HTML/JSON and the Web API's JSON."""
 
     name: ClassVar[str] = "sonarqube"
+    tool_name: ClassVar[str | None] = "sonarqube"
     fingerprint_version: ClassVar[str] = "sonarqube/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -122,6 +122,7 @@ class TenableCsvParser:
     """Nessus / Tenable CSV exports."""
 
     name: ClassVar[str] = "tenable_csv"
+    tool_name: ClassVar[str | None] = "nessus"
     fingerprint_version: ClassVar[str] = "tenable_csv/1"
 
     def sniff(self, source: ReportSource) -> bool:

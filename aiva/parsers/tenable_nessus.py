@@ -81,6 +81,7 @@ class TenableNessusParser:
     """Nessus v2 XML (.nessus) and Tenable WAS XML."""
 
     name: ClassVar[str] = "tenable_nessus"
+    tool_name: ClassVar[str | None] = "nessus"
     fingerprint_version: ClassVar[str] = "tenable_nessus/1"
 
     def sniff(self, source: ReportSource) -> bool:

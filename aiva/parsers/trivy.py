@@ -77,6 +77,7 @@ class TrivyParser:
     """Trivy's JSON output."""
 
     name: ClassVar[str] = "trivy"
+    tool_name: ClassVar[str | None] = "trivy"
     fingerprint_version: ClassVar[str] = "trivy/1"
 
     def sniff(self, source: ReportSource) -> bool:
@@ -120,6 +121,14 @@ class TrivyParser:
         """The findings of one Piece (in this process or another); a bad entry is a ReportParseError."""
         kind, target, rtype, artifact, where = spec
         return self._batch(kind, items, target, rtype, artifact, path, ctx, where)
+
+    def coverage(self, source: ReportSource) -> tuple[str | None, str | None]:
+        """(target, tool) the report covers: its ArtifactName (read from a report of at most 16 MiB)."""
+        if source.size > STREAM_ABOVE_BYTES:
+            return None, self.tool_name
+        doc = source.load_json(self.name)
+        name = doc.get("ArtifactName") if isinstance(doc, dict) else None
+        return (name if isinstance(name, str) and name.strip() else None), self.tool_name
 
     def _parse_loaded(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         doc = source.load_json(self.name)

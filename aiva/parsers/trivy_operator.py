@@ -87,6 +87,7 @@ class TrivyOperatorParser:
     """Trivy Operator's Kubernetes report resources."""
 
     name: ClassVar[str] = "trivy_operator"
+    tool_name: ClassVar[str | None] = None  # named by the report's scanner
     fingerprint_version: ClassVar[str] = "trivy_operator/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -76,6 +76,7 @@ class TrufflehogParser:
     """TruffleHog's JSON Lines output (v2 and v3)."""
 
     name: ClassVar[str] = "trufflehog"
+    tool_name: ClassVar[str | None] = "trufflehog"
     fingerprint_version: ClassVar[str] = "trufflehog/1"
 
     def sniff(self, source: ReportSource) -> bool:

@@ -83,6 +83,7 @@ class ZapParser:
     """OWASP ZAP Traditional XML and Traditional JSON reports."""
 
     name: ClassVar[str] = "zap"
+    tool_name: ClassVar[str | None] = "zap"
     fingerprint_version: ClassVar[str] = "zap/1"
 
     def sniff(self, source: ReportSource) -> bool:

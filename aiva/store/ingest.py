@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from aiva.store.reconcile import UNSPECIFIED_ASSET
+
 SCAN_FINDING_COLUMNS = ("scan_id", "ord", "fingerprint", "tool", "target", "severity", "data")
 Record = tuple[int, int, str, str, str | None, str, str]
 # PostgreSQL text and jsonb cannot hold NUL; scanner text sometimes does. An escaped NUL is
@@ -75,8 +77,15 @@ async def store_scan(
     complete: bool,
     batches: Callable[[int], AsyncIterator[list[Record]]],
     on_batch: Callable[[int], Awaitable[None]] | None = None,
+    coverage: Callable[[], Awaitable[tuple[str | None, str | None]]] | None = None,
 ) -> StoredScan:
-    """Insert the scan and COPY every batch of its findings, all in one transaction."""
+    """Insert the scan and COPY every batch of its findings, all in one transaction.
+
+    `coverage` says what an EMPTY report covers, (target, tool), asked only when no finding came:
+    recorded as the scan's declared scope (the unspecified asset when the report names no target, as
+    its findings would have been), so a complete scan that finds nothing mitigates what its tool
+    found there before.
+    """
     async with conn.transaction():
         product_id = await ensure_run(conn, run_id, product)
         scan_id: int = await conn.fetchval(
@@ -94,8 +103,13 @@ async def store_scan(
             warnings += sum(1 for r in batch if '"warnings":[]' not in r[6])
             if on_batch is not None:
                 await on_batch(total)
+        if total == 0 and coverage is not None:
+            target, tool = await coverage()
+            declared_tool = declared_tool or tool
+            declared_target = declared_target or target or (UNSPECIFIED_ASSET if declared_tool else None)
         await conn.execute(
-            "UPDATE scans SET finding_count = $2, warning_count = $3 WHERE id = $1", scan_id, total, warnings
+            "UPDATE scans SET finding_count = $2, warning_count = $3, declared_target = $4, declared_tool = $5"
+            " WHERE id = $1", scan_id, total, warnings, declared_target, declared_tool,
         )
     return StoredScan(scan_id, fmt, total, warnings, sha256)
 

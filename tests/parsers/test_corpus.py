@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiva.parsers import get, open_report
+from aiva.parsers import get, open_report, report_coverage
 from aiva.parsers.base import ReportSource
 from tests.corpus import expectations, manifest_rows, require_corpus
 
@@ -43,6 +43,15 @@ def test_corpus_count(row) -> None:
     assert parser.name == exp.format, f"{row.file}: detected {parser.name}, expected {exp.format}"
     assert len(got) == exp.aiva_count, f"{row.file}: {len(got)} findings, expected {exp.aiva_count}"
     assert len({f.fingerprint for f in got}) == len(got), f"{row.file}: two findings share a fingerprint"
+    # The scope of a scan is (target, tool): a fixed-tool format's findings must name the tool it declares
+    # (an empty report of it claims that tool's scope), and a format's coverage must agree with its findings.
+    if parser.tool_name is not None:
+        assert {f.tool.name for f in got} <= {parser.tool_name}, f"{row.file}: findings name another tool"
+    target, tool = report_coverage(parser, str(path))
+    if got and tool is not None:
+        assert {f.tool.name for f in got} == {tool}, f"{row.file}: coverage names {tool}"
+    if got and target is not None:
+        assert target in {f.target for f in got}, f"{row.file}: coverage names target {target!r}"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_ids(ROWS))
