@@ -45,12 +45,14 @@ async def score_selected(conn: asyncpg.Connection, snapshot: dt.datetime) -> dic
     rows = await conn.fetch(
         """
         SELECT f.id, f.cvss_score, f.severity, f.status, cardinality(f.vuln_ids) > 0 AS has_ids,
-               a.criticality, a.environment, a.internet_facing, vi.in_kev, vi.epss
+               a.criticality, a.environment, a.internet_facing, vi.in_kev, vi.epss, vi.changed,
+               f.risk_score AS cur_score, f.risk_level AS cur_level, f.in_kev AS cur_kev, f.epss AS cur_epss,
+               f.intel_scored_at AS cur_stamp
           FROM to_score t
           JOIN findings f ON f.id = t.id
           JOIN assets a ON a.id = f.asset_id
           LEFT JOIN LATERAL (
-               SELECT bool_or(v.in_kev) AS in_kev, max(v.epss) AS epss
+               SELECT bool_or(v.in_kev) AS in_kev, max(v.epss) AS epss, max(v.updated_at) AS changed
                  FROM vuln_intel v WHERE v.vuln_id = ANY(f.vuln_ids)) vi ON true
         """
     )
@@ -69,21 +71,44 @@ async def score_selected(conn: asyncpg.Connection, snapshot: dt.datetime) -> dic
         epss = r["epss"] if with_intel else None
         intel = ThreatIntel(in_kev=bool(in_kev), epss=epss) if with_intel else None
         rs = score_finding(r["cvss_score"], Severity(r["severity"]), intel, asset)
-        updates.append((r["id"], rs.score, rs.level.value, in_kev, epss, snapshot if with_intel else None))
+        stamp = snapshot if with_intel else None
+        if not _unchanged(r, rs.score, rs.level.value, in_kev, epss, stamp):
+            updates.append((r["id"], rs.score, rs.level.value, in_kev, epss, stamp))
         if r["status"] in _OPEN:
             by_level[rs.level.value] += 1
-    await conn.execute(
-        "CREATE TEMP TABLE risk_updates (id bigint, score real, level text, in_kev boolean, epss real,"
-        " scored_at timestamptz) ON COMMIT DROP"
-    )
-    await conn.copy_records_to_table("risk_updates", records=updates)
-    await conn.execute(
-        "UPDATE findings f SET risk_score = u.score, risk_level = u.level, in_kev = u.in_kev, epss = u.epss,"
-        " intel_scored_at = u.scored_at FROM risk_updates u WHERE f.id = u.id"
-    )
-    await conn.execute("DROP TABLE risk_updates")
+    if updates:
+        await conn.execute(
+            "CREATE TEMP TABLE risk_updates (id bigint, score real, level text, in_kev boolean, epss real,"
+            " scored_at timestamptz) ON COMMIT DROP"
+        )
+        await conn.copy_records_to_table("risk_updates", records=updates)
+        await conn.execute(
+            "UPDATE findings f SET risk_score = u.score, risk_level = u.level, in_kev = u.in_kev, epss = u.epss,"
+            " intel_scored_at = u.scored_at FROM risk_updates u WHERE f.id = u.id"
+        )
+        await conn.execute("DROP TABLE risk_updates")
     await conn.execute("DROP TABLE to_score")
     return by_level
+
+
+def _same_real(a: float | None, b: float | None) -> bool:
+    # the columns are `real`: a stored 7.3 reads back as 7.300000190734863
+    return a is None if b is None else (a is not None and abs(a - b) < 1e-4)
+
+
+def _unchanged(r: asyncpg.Record, score: float, level: str, in_kev: bool | None, epss: float | None,
+               stamp: dt.datetime | None) -> bool:
+    """True when the stored row already says this: re-scans then rewrite (and bloat) nothing.
+
+    The stored intel stamp stays valid while none of the finding's intel changed after it.
+    """
+    if not (_same_real(r["cur_score"], score) and r["cur_level"] == level and r["cur_kev"] == in_kev
+            and _same_real(r["cur_epss"], epss)):
+        return False
+    cur = r["cur_stamp"]
+    if stamp is None or cur is None:
+        return stamp is None and cur is None
+    return r["changed"] is None or r["changed"] <= cur
 
 
 async def score_run(conn: asyncpg.Connection, run_id: str) -> RiskResult:

@@ -184,3 +184,33 @@ async def test_fixture_feeds_load_end_to_end(pool: asyncpg.Pool) -> None:
         assert row["in_kev"] and row["kev_ransomware"] and row["epss_date"] == dt.date(2099, 1, 1)
         assert abs(row["epss"] - 0.94358) < 1e-6
         assert await intel_store.load_epss(conn, epss.scores) == 0
+
+
+async def test_rescoring_an_unchanged_run_writes_no_row(pool: asyncpg.Pool, settings: Settings,
+                                                        tmp_path: Path) -> None:
+    """A re-scan's risk stage rewrites only the findings whose score or intel moved (PostgreSQL's xmin)."""
+    product = f"p-intel-{uuid.uuid4().hex[:6]}"
+    a, b, c = _cve(), _cve(), _cve()
+    run_id = await _ingest(pool, settings, product, _trivy(
+        tmp_path / "r.json", "app:1", [(a, "HIGH", V98), (b, "HIGH", V98), (c, "LOW", V53)]))
+    xmin = ("SELECT f.rule_id, f.xmin::text AS x FROM findings f JOIN products p ON p.id = f.product_id"
+            " WHERE p.name = $1")
+    async with pool.acquire() as conn:
+        await intel_store.load_epss(conn, [EpssScore(a, 0.1, 0.5)])
+        first = await scoring.score_run(conn, run_id)
+        before = {r["rule_id"]: r["x"] for r in await conn.fetch(xmin, product)}
+        again = await scoring.score_run(conn, run_id)
+        assert again.by_level == first.by_level
+        assert {r["rule_id"]: r["x"] for r in await conn.fetch(xmin, product)} == before
+        stamps = {k: r["intel_scored_at"] for k, r in (await _findings(conn, product)).items()}
+
+        # b gets intel: b alone is rewritten, with a new stamp; a keeps the stamp of the intel it saw
+        await intel_store.load_epss(conn, [EpssScore(a, 0.1, 0.5), EpssScore(b, 0.7, 0.9)])
+        await scoring.score_run(conn, run_id)
+        after = {r["rule_id"]: r["x"] for r in await conn.fetch(xmin, product)}
+        assert [k for k in before if after[k] != before[k]] == [b]
+        now = await _findings(conn, product)
+        assert now[a]["intel_scored_at"] == stamps[a] and now[b]["intel_scored_at"] is not None
+        assert abs(now[b]["epss"] - 0.7) < 1e-6
+        assert await intel_store.rescore_changed(conn, await conn.fetchval(
+            "SELECT id FROM products WHERE name = $1", product)) == 0
