@@ -30,6 +30,7 @@ from activities.report import ReportActivities
 from activities.scan import ScanActivities
 from activities.scanners import ScannerActivities
 from activities.triage import TriageActivities
+from aiva.gcpause import freeze_startup_heap
 from aiva.intel.cache import IntelCache, make_cache
 from aiva.parsers.parallel import IngestPool
 from aiva.settings import Settings
@@ -166,6 +167,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     async with worker_resources(settings) as (client, pool, http):
         with ingest_processes(settings) as ingest_pool:
             worker = build_worker(client, pool, http, settings, ingest_pool=ingest_pool)
+            freeze_startup_heap()
             _drain_on_signals(worker)
             log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address)
             await worker.run()

@@ -18,11 +18,11 @@ and the cases of one report alternate, so that machine noise hits them alike:
            worker does with AIVA_INGEST_PROCESSES=N; the pool is started (and its processes have
            imported the parsers) before the clock starts, as a worker's long-lived pool is.
 
-The clock starts after imports, at detection. Peak RSS is the child's own plus, for N > 1,
-each worker process's (VmHWM, read before the pool shuts down; RUSAGE_CHILDREN's ru_maxrss,
-the largest of them, is printed beside it as a check). With --db the records child also COPYs
-every batch into a scratch TEMP table shaped like scan_findings (nothing is left behind), to
-show end-to-end ingest speed.
+The clock starts after imports (and the startup-heap freeze the worker does), at detection.
+Peak RSS is the child's own plus, for N > 1, each worker process's (VmHWM, read before the
+pool shuts down; RUSAGE_CHILDREN's ru_maxrss, the largest of them, is printed beside it as a
+check). With --db the records child also COPYs every batch into a scratch TEMP table shaped
+like scan_findings (nothing is left behind), to show end-to-end ingest speed.
 
 Budgets (the issue): 1M findings ingest under 1.5 GB peak RSS, parent and children together;
 >= 50,000 findings/s for the 100k files, checked against the 1-process parse figure and the
@@ -85,6 +85,7 @@ def _cpu_s(pid: int) -> float | None:
 def _child(path: str, db: str | None, mode: str, processes: int) -> None:
     from activities.scan import _take_rows
     from aiva import parsers
+    from aiva.gcpause import freeze_startup_heap
     from aiva.parsers.base import ParseContext
     from aiva.parsers.parallel import IngestPool, open_rows
 
@@ -93,6 +94,7 @@ def _child(path: str, db: str | None, mode: str, processes: int) -> None:
     if pool is not None:
         pool.warm()
         pids = pool.pids()
+    freeze_startup_heap()  # as the worker does once it is built
     base_rss = _maxrss_mib()
     workers_cpu0 = sum(_cpu_s(p) or 0.0 for p in pids)
     t0 = time.perf_counter()

@@ -75,6 +75,7 @@ async def _run(args: argparse.Namespace) -> int:
     from temporalio.testing import WorkflowEnvironment
 
     from aiva.contracts import PipelineInput, ReportInput
+    from aiva.gcpause import freeze_startup_heap
     from aiva.settings import Settings
     from aiva.store.database import create_pool
     from aiva.store.migrate import migrate
@@ -103,6 +104,7 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"{args.format}, {args.findings:,} findings; ingest processes: {args.processes}; "
               f"PostgreSQL: {'embedded' if args.db is None else server}")
         async with httpx.AsyncClient() as http, build_worker(env.client, pool, http, settings):
+            freeze_startup_heap()  # as run_worker does
             orch = IntegrationOrchestrator(env.client, settings)
             for i, report in enumerate(reports):
                 t0 = time.perf_counter()

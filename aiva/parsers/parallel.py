@@ -30,7 +30,6 @@ the 'spawn' start method: the worker process runs threads, which fork would copy
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import signal
@@ -46,6 +45,7 @@ from typing import Any, ClassVar, Protocol, TypeAlias, runtime_checkable
 import orjson
 
 from aiva.errors import ReportParseError
+from aiva.gcpause import freeze_startup_heap
 from aiva.parsers import detect, get
 from aiva.parsers._jsonstream import Piece
 from aiva.parsers.base import DEFAULT_MAX_BYTES, ParseContext, Parser, ReportSource
@@ -168,9 +168,7 @@ def _init_worker() -> None:
     from aiva.parsers import available
 
     available()
-    # What is imported lives as long as the process: out of the collector's sight, its passes are short.
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()
 
 
 def _pid_after(seconds: float) -> int:
