@@ -110,13 +110,22 @@ class RunSummary(BaseModel):
 FindingsSource = Callable[[], Iterator[ReportFinding]]
 
 
-def jsonl_source(path: Path) -> FindingsSource:
-    """A re-iterable source of findings streamed from a JSON Lines file (one ReportFinding per line)."""
+class JsonlFindings:
+    """A re-iterable FindingsSource over a JSON Lines file (one ReportFinding per line), which another
+    process can open by its path too (the PDF renders in one beside the other formats)."""
 
-    def _iter() -> Iterator[ReportFinding]:
-        with open(path, "rb") as f:
+    def __init__(self, path: Path | str) -> None:
+        """Read from `path` at each iteration."""
+        self.path = Path(path)
+
+    def __call__(self) -> Iterator[ReportFinding]:
+        """The findings, in file order."""
+        with open(self.path, "rb") as f:
             for line in f:
                 if line.strip():
                     yield ReportFinding.model_validate(orjson.loads(line))
 
-    return _iter
+
+def jsonl_source(path: Path) -> JsonlFindings:
+    """A re-iterable source of findings streamed from a JSON Lines file (one ReportFinding per line)."""
+    return JsonlFindings(path)

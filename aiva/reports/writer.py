@@ -11,10 +11,12 @@ files are removed. Re-running a report replaces the previous files atomically.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,7 +25,7 @@ from aiva.reports.compliance_report import ComplianceSink
 from aiva.reports.csv_export import CsvSink
 from aiva.reports.html_report import HtmlSink, PdfSink
 from aiva.reports.json_export import JsonSink
-from aiva.reports.model import FindingsSource, RunSummary
+from aiva.reports.model import FindingsSource, JsonlFindings, RunSummary
 from aiva.reports.sarif_export import SarifSink
 from aiva.reports.vex_export import VexSink
 
@@ -76,13 +78,16 @@ def write_reports(
     *,
     basename: str | None = None,
     pdf_top: int | None = None,
+    pdf_process: bool = False,
 ) -> dict[str, str]:
     """Write the requested report formats for one run into `out_dir`; return format -> file path.
 
     Formats: html, pdf, json, csv, sarif, vex (see KNOWN_FORMATS); `pdf_top` caps the findings
     detailed in the PDF (AIVA_PDF_TOP_FINDINGS). An unknown format raises
     ValueError before anything is written. The findings are read once and fed to every
-    format; PDF rendering (weasyprint) runs synchronously at the end. Files are named
+    format; PDF rendering (weasyprint) runs synchronously at the end, or, with `pdf_process` and
+    findings from a JSON Lines file, in a spawned process at the same time as the other formats
+    (worth it for large runs; all files still appear together or not at all). Files are named
     `<basename>.<ext>` (default `report_basename(summary)`).
     """
     wanted = normalize_formats(formats)
@@ -92,12 +97,20 @@ def write_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     base = _slug(basename) if basename else report_basename(summary)
 
-    temps: list[tuple[str, str, BinaryIO]] = []  # (format, temp path, open file)
+    temps: list[tuple[str, str, BinaryIO | None]] = []  # (format, temp path, open file; None: the side PDF)
     sinks: list[ReportSink] = []
+    side: ProcessPoolExecutor | None = None
+    side_pdf: Future[None] | None = None
     done = False
     try:
         for fmt in wanted:
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{base}.", suffix=f".{EXTENSIONS[fmt]}.part")
+            if fmt == "pdf" and pdf_process and len(wanted) > 1 and isinstance(findings, JsonlFindings):
+                os.close(fd)
+                temps.append((fmt, tmp, None))
+                side = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                side_pdf = side.submit(render_pdf_file, summary.model_dump_json(), str(findings.path), tmp, pdf_top)
+                continue
             fh = os.fdopen(fd, "wb", buffering=1 << 20)
             temps.append((fmt, tmp, fh))
             if fmt == "pdf" and pdf_top is not None:
@@ -109,10 +122,13 @@ def write_reports(
                 sink.add(item)
         for sink in sinks:
             sink.finish()
-        for _, _, fh in temps:
-            fh.flush()
-            os.fsync(fh.fileno())
-            fh.close()
+        for _, _, written in temps:
+            if written is not None:
+                written.flush()
+                os.fsync(written.fileno())
+                written.close()
+        if side_pdf is not None:
+            side_pdf.result()  # the child's exception, if it failed
         result: dict[str, str] = {}
         for fmt, tmp, _ in temps:
             final = out_dir / f"{base}.{EXTENSIONS[fmt]}"
@@ -121,12 +137,32 @@ def write_reports(
         done = True
         return result
     finally:
+        if side is not None:
+            # Waits for a PDF still being written: its temp file can only be removed once it is closed.
+            side.shutdown(wait=True, cancel_futures=True)
         if not done:
             for sink in sinks:
                 with contextlib.suppress(Exception):
                     sink.abort()
-            for _, tmp, fh in temps:
+            for _, tmp, left in temps:
                 with contextlib.suppress(Exception):
-                    fh.close()
+                    if left is not None:
+                        left.close()
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
+
+
+def render_pdf_file(summary_json: str, jsonl: str, out: str, pdf_top: int | None) -> None:
+    """In a process of its own: the PDF report of the findings in `jsonl`, written and synced to `out`.
+
+    weasyprint's layout holds the GIL for seconds; beside the pass that writes the other formats it
+    costs no wall time (one process spawn, about a second, and a second read of the findings).
+    """
+    summary = RunSummary.model_validate_json(summary_json)
+    with open(out, "wb", buffering=1 << 20) as fh:
+        sink = PdfSink(summary, fh, cap=pdf_top) if pdf_top is not None else PdfSink(summary, fh)
+        for item in JsonlFindings(jsonl)():
+            sink.add(item)
+        sink.finish()
+        fh.flush()
+        os.fsync(fh.fileno())
