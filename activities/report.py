@@ -38,7 +38,10 @@ async def _intelligence(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]
     threats = views.get("threats") or {}
     product_id = await conn.fetchval("SELECT product_id FROM runs WHERE run_id = $1", run_id)
     late = await product_breaches(conn, product_id, datetime.now(UTC))
+    vulns = views.get("vulnerabilities") or {}
     return {
+        "multi_tool_groups": int(vulns.get("multi_tool_groups") or 0),
+        "correlated_findings": int(vulns.get("correlated_findings") or 0),
         "kev_open": int(threats.get("kev") or 0),
         "sla_breach_count": len(late),
         "sla_breaches": [SlaBreach(fingerprint=b.fingerprint, severity=b.severity.value, due=b.due,

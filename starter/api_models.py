@@ -123,6 +123,8 @@ class FindingOut(_Out):
     occurrences: int
     first_seen_at: datetime
     last_seen_at: datetime
+    correlation_group: str | None = None  # the cross-tool issue it belongs to (other tools report it too)
+    correlation_rule: str | None = None
 
 
 class FindingsPage(_Out):

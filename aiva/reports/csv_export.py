@@ -46,7 +46,7 @@ COLUMN_NAMES: tuple[str, ...] = (
     "file_path", "start_line", "end_line", "snippet",
     "endpoint_url", "endpoint_host", "endpoint_port", "endpoint_protocol", "endpoint_parameter",
     "target", "remediation", "references", "tags", "warnings", "raw_id", "suppressed", "secret_hash",
-    "first_seen", "last_seen", "occurrences",
+    "first_seen", "last_seen", "occurrences", "correlation_group", "correlation_rule", "also_reported_by",
 )
 _NONE5 = ("", "", "", "", "")
 
@@ -85,6 +85,7 @@ def csv_row(item: ReportFinding) -> list[str]:
         f.target or "", f.remediation or "", "\n".join(f.references), ";".join(f.tags), "\n".join(f.warnings),
         f.raw_id or "", "true" if f.suppressed else "false", f.secret_hash or "",
         item.first_seen.isoformat(), item.last_seen.isoformat(), str(item.occurrences),
+        *((c.group, c.rule, ";".join(c.also_reported_by)) if (c := item.correlation) else ("", "", "")),
     ]
     return [("'" + c) if c and c[0] in _FORMULA_START else c for c in row]
 

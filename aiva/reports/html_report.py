@@ -252,6 +252,8 @@ class FindingView:
     last_seen: str
     occurrences: int
     fingerprint: str
+    also_tools: str  # the other tools reporting the same weakness ("grype, snyk"), or empty
+    also_rule: str  # the correlation rule that joined them
 
 
 def finding_view(item: ReportFinding, *, text_limit: int, snippet_limit: int) -> FindingView:
@@ -304,6 +306,8 @@ def finding_view(item: ReportFinding, *, text_limit: int, snippet_limit: int) ->
         last_seen=as_utc(item.last_seen).strftime("%Y-%m-%d"),
         occurrences=item.occurrences,
         fingerprint=f.fingerprint,
+        also_tools=cut(", ".join(item.correlation.also_reported_by)) if item.correlation else "",
+        also_rule=item.correlation.rule if item.correlation else "",
     )
 
 

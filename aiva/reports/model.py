@@ -14,6 +14,16 @@ from aiva.enums import RiskLevel, VulnerabilityStatus
 from aiva.schemas import Finding
 
 
+class Correlation(BaseModel):
+    """The cross-tool issue a finding belongs to: its group, the rule that joined it, the other tools."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    rule: str
+    also_reported_by: tuple[str, ...] = ()  # the other open sources' tools, sorted
+
+
 class ReportFinding(BaseModel):
     """A finding as it stands in the product after this run."""
 
@@ -28,6 +38,7 @@ class ReportFinding(BaseModel):
     last_seen: datetime
     occurrences: int = 1
     change: str = "unchanged"  # what this run did to it: new, reopened, mitigated, unchanged
+    correlation: Correlation | None = None  # None: no other tool reports the same weakness
 
 
 class StageTiming(BaseModel):
@@ -100,6 +111,8 @@ class RunSummary(BaseModel):
     stages: list[StageTiming] = []
     trend: list[TrendPoint] = []  # optional: previous runs of the product (oldest first), for the trend chart
     kev_open: int = 0  # open findings of the run on a CISA KEV vulnerability
+    multi_tool_groups: int = 0  # issues reported by more than one tool (cross-tool correlation)
+    correlated_findings: int = 0  # the findings in groups of more than one source
     sla_breaches: list[SlaBreach] = []  # the product's open findings past due, most overdue first (capped)
     sla_breach_count: int = 0
     # the analysis stage's compliance evaluation (aiva.compliance.ComplianceReport as JSON), when it ran

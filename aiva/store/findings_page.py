@@ -12,7 +12,7 @@ import asyncpg
 _PAGE_SQL = """
     SELECT f.id, f.fingerprint, f.title, f.severity, f.status, f.tool, f.category, f.rule_id,
            a.name AS asset, f.cvss_score, f.risk_score, f.risk_level, f.occurrences,
-           f.first_seen_at, f.last_seen_at
+           f.first_seen_at, f.last_seen_at, f.group_key AS correlation_group, f.group_rule AS correlation_rule
       FROM findings f JOIN assets a ON a.id = f.asset_id
      WHERE f.product_id = $1 AND f.id > $2
        AND ($3::text[] IS NULL OR f.status = ANY($3::text[]))

@@ -66,7 +66,12 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
              WHERE s.run_id = $1
         )
         SELECT f.id, f.data::text AS data, f.status, f.risk_score, f.risk_level, f.first_seen_at, f.last_seen_at,
-               f.occurrences, f.severity, e.to_status
+               f.occurrences, f.severity, e.to_status, f.group_key, f.group_rule,
+               CASE WHEN f.group_key IS NOT NULL THEN
+                    (SELECT coalesce(array_agg(DISTINCT g.tool ORDER BY g.tool), '{}') FROM findings g
+                      WHERE g.product_id = f.product_id AND g.group_key = f.group_key AND g.id <> f.id
+                        AND g.status = ANY('{new,active,reopened}'::text[]) AND g.tool <> f.tool)
+               END AS also
           FROM findings f
           LEFT JOIN finding_events e
                  ON e.finding_id = f.id AND e.run_id = $1 AND NOT e.reverted AND e.actor <> 'aiva-saga'
@@ -79,12 +84,14 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
         async with conn.transaction():
             async for r in conn.cursor(sql, run_id, prefetch=2000):
                 change = _CHANGE.get(r["to_status"], "unchanged")
+                group = (b"null" if r["group_key"] is None else orjson.dumps(
+                    {"group": r["group_key"], "rule": r["group_rule"], "also_reported_by": r["also"] or []}))
                 fh.write(b'{"id":%d,"finding":%s,"status":%s,"risk_score":%s,"risk_level":%s,'
-                         b'"first_seen":%s,"last_seen":%s,"occurrences":%d,"change":%s}\n' % (
+                         b'"first_seen":%s,"last_seen":%s,"occurrences":%d,"change":%s,"correlation":%s}\n' % (
                              r["id"], r["data"].encode(), orjson.dumps(r["status"]),
                              orjson.dumps(float(r["risk_score"])), orjson.dumps(r["risk_level"]),
                              orjson.dumps(r["first_seen_at"]), orjson.dumps(r["last_seen_at"]),
-                             r["occurrences"], orjson.dumps(change)))
+                             r["occurrences"], orjson.dumps(change), group))
                 facts.by_severity[r["severity"]] += 1
                 facts.by_risk[r["risk_level"]] += 1
                 facts.by_status[r["status"]] += 1
@@ -146,9 +153,12 @@ async def product_trend(conn: asyncpg.Connection, run_id: str, limit: int = 12) 
 
 
 async def run_views(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
-    """The analysis stage's stored views of a run: compliance, threats (attack paths, KEV counts)."""
-    row = await conn.fetchrow("SELECT compliance::text AS c, threats::text AS t FROM runs WHERE run_id = $1", run_id)
+    """The analysis stage's stored views of a run: compliance, threats (attack paths, KEV counts), and
+    vulnerabilities (cross-tool correlation counts)."""
+    row = await conn.fetchrow("SELECT compliance::text AS c, threats::text AS t, vulnerabilities::text AS v"
+                              " FROM runs WHERE run_id = $1", run_id)
     if row is None:
         return {}
     return {"compliance": orjson.loads(row["c"]) if row["c"] else {},
-            "threats": orjson.loads(row["t"]) if row["t"] else {}}
+            "threats": orjson.loads(row["t"]) if row["t"] else {},
+            "vulnerabilities": orjson.loads(row["v"]) if row["v"] else {}}

@@ -4,6 +4,7 @@ when one tool stops reporting it the other finding is alone again."""
 
 from __future__ import annotations
 
+import csv
 import json
 import uuid
 from pathlib import Path
@@ -16,7 +17,11 @@ from activities.analysis import AnalysisActivities
 from activities.scan import ScanActivities
 from aiva.contracts import IngestInput, ReportInput, RunRef, VulnerabilityView
 from aiva.correlation import RULE_SCA
+from aiva.reports.model import jsonl_source
+from aiva.reports.writer import write_reports
 from aiva.settings import Settings
+from aiva.store import queries
+from tests.reports import factory as fx
 
 IMAGE = "registry.example.com/shop/api:1.4"
 
@@ -88,6 +93,23 @@ async def test_same_cve_from_two_tools_is_one_group_until_a_source_drops(
     assert curl_trivy[0] is not None and curl_trivy[1] == RULE_SCA
     assert groups[("trivy", "CVE-2023-5678")] == (None, None)  # nothing else reports it
 
+    # the reports show the issue: each source names the other tool, in JSON, CSV and HTML
+    exported = await _export(pool, product, tmp_path / "one.jsonl")
+    assert exported[("trivy", "CVE-2023-38545")]["correlation"] == {
+        "group": curl_trivy[0], "rule": RULE_SCA, "also_reported_by": ["grype"]}
+    assert exported[("grype", "CVE-2023-38545")]["correlation"]["also_reported_by"] == ["trivy"]
+    assert exported[("trivy", "CVE-2023-5678")]["correlation"] is None
+    paths = write_reports(fx.summary(multi_tool_groups=first.multi_tool_groups,
+                                     correlated_findings=first.correlated_findings),
+                          jsonl_source(tmp_path / "one.jsonl"), tmp_path / "reports", ["html", "csv"])
+    with open(paths["csv"], newline="") as fh:
+        rows = {(r["tool_name"], r["rule_id"]): r for r in csv.DictReader(fh)}
+    curl_row = rows[("trivy", "CVE-2023-38545")]
+    assert (curl_row["also_reported_by"], curl_row["correlation_rule"]) == ("grype", RULE_SCA)
+    assert rows[("trivy", "CVE-2023-5678")]["correlation_group"] == ""
+    html = Path(paths["html"]).read_text()
+    assert 'id="correlation-card"' in html and "Also reported by</dt><dd>grype" in html
+
     again = await _run(pool, settings, product, [trivy, grype])
     assert again == first
     assert await _groups(pool, product) == groups  # same ids: the group key is stable
@@ -97,7 +119,20 @@ async def test_same_cve_from_two_tools_is_one_group_until_a_source_drops(
     gone = await _run(pool, settings, product, [trivy, _grype(tmp_path / "grype2.json", with_curl=False)])
     assert (gone.multi_tool_groups, gone.correlated_findings) == (0, 0)
     assert (await _groups(pool, product))[("trivy", "CVE-2023-38545")] == (None, None)
+    assert (await _export(pool, product, tmp_path / "gone.jsonl"))[("trivy", "CVE-2023-38545")]["correlation"] is None
     assert await _status(pool, product, "grype") == {"mitigated"}
+
+
+async def _export(pool: asyncpg.Pool, product: str, out: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest run's report findings (export_run_findings), by (tool, rule)."""
+    async with pool.acquire() as conn:
+        run_id = await conn.fetchval("SELECT r.run_id FROM runs r JOIN products p ON p.id = r.product_id"
+                                     " WHERE p.name = $1 ORDER BY r.started_at DESC LIMIT 1", product)
+        facts = await queries.run_facts(conn, run_id)
+        assert facts is not None
+        await queries.export_run_findings(conn, run_id, out, facts)
+    docs = [json.loads(line) for line in out.read_text().splitlines()]
+    return {(d["finding"]["tool"]["name"], d["finding"]["rule_id"]): d for d in docs}
 
 
 async def _status(pool: asyncpg.Pool, product: str, tool: str) -> set[str]:
