@@ -103,7 +103,9 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
 async def finish_run(
     conn: asyncpg.Connection, run_id: str, reports: dict[str, str], stage_timings: list[dict[str, Any]] | None = None
 ) -> None:
-    """Record the run's reports (and the stage timings its history showed) and close it."""
+    """Record the run's reports (and the stage timings its history showed) and close it; what its
+    compensation would have restored is no longer needed."""
+    await conn.execute("DELETE FROM seen_undo WHERE run_id = $1", run_id)
     await conn.execute(
         "UPDATE runs SET reports = $2::jsonb, finished_at = now(), status = 'completed',"
         " stage_timings = coalesce($3::jsonb, stage_timings) WHERE run_id = $1",

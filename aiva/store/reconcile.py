@@ -137,6 +137,18 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
             """,
             product_id, run_id,
         )
+        # What the update below overwrites, kept until the run completes: compensation puts it back.
+        await conn.execute(
+            """
+            INSERT INTO seen_undo(run_id, finding_id, last_seen_run, last_seen_at, occurrences, data)
+            SELECT $2, f.id, f.last_seen_run, f.last_seen_at, f.occurrences,
+                   CASE WHEN f.data IS DISTINCT FROM i.data THEN f.data END
+              FROM incoming i JOIN findings f ON f.product_id = $1 AND f.fingerprint = i.fingerprint
+             WHERE f.first_seen_run <> $2 AND f.last_seen_run <> $2
+            ON CONFLICT DO NOTHING
+            """,
+            product_id, run_id,
+        )
         await conn.execute(
             """
             UPDATE findings f SET last_seen_run = $2, last_seen_at = now(), data = i.data, title = i.data->>'title',
@@ -204,6 +216,19 @@ async def revert_run(conn: asyncpg.Connection, run_id: str) -> int:
             """,
             run_id, SAGA_ACTOR,
         )
+        # Findings the run saw again get their previous sighting (and text) back, unless a later run
+        # has seen them since: that run's view stands.
+        await conn.execute(
+            """
+            UPDATE findings f SET last_seen_run = u.last_seen_run, last_seen_at = u.last_seen_at,
+                   occurrences = u.occurrences, data = coalesce(u.data, f.data),
+                   title = coalesce(u.data->>'title', f.title), severity = coalesce(u.data->>'severity', f.severity)
+              FROM seen_undo u
+             WHERE u.run_id = $1 AND f.id = u.finding_id AND f.last_seen_run = $1
+            """,
+            run_id,
+        )
+        await conn.execute("DELETE FROM seen_undo WHERE run_id = $1", run_id)
         deleted: str = await conn.execute(
             "DELETE FROM findings WHERE product_id = $1 AND first_seen_run = $2", product_id, run_id
         )

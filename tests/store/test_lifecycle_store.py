@@ -121,6 +121,44 @@ async def test_revert_restores_previous_state(pool: asyncpg.Pool, settings: Sett
     assert await _statuses(pool, product) == before
 
 
+async def _sightings(pool: asyncpg.Pool, product: str) -> dict[str, tuple[object, ...]]:
+    rows = await pool.fetch(
+        "SELECT f.fingerprint, f.last_seen_run, f.last_seen_at, f.occurrences, f.title, f.severity, f.data::text AS d"
+        " FROM findings f JOIN products p ON p.id = f.product_id WHERE p.name = $1", product)
+    return {r["fingerprint"]: tuple(r[k] for k in ("last_seen_run", "last_seen_at", "occurrences", "title",
+                                                      "severity", "d")) for r in rows}
+
+
+async def test_revert_restores_what_the_run_overwrote(pool: asyncpg.Pool, settings: Settings,
+                                                      tmp_path: Path) -> None:
+    """Compensation puts back the last sighting, occurrences and scanner text of findings the run saw again."""
+    product = f"p-{uuid.uuid4().hex[:6]}"
+    first, _ = await _run(pool, settings, product, trivy_report(tmp_path / "a.json", 10, seed=1))
+    before = await _sightings(pool, product)
+    assert {v[0] for v in before.values()} == {first}
+    # the same findings (same fingerprints) with other descriptions and severities
+    run_id, _ = await _run(pool, settings, product, trivy_report(tmp_path / "b.json", 10, seed=2))
+    during = await _sightings(pool, product)
+    assert {v[0] for v in during.values()} == {run_id} and during.keys() == before.keys()
+    assert any(during[k][5] != before[k][5] for k in before)  # the JSON did change
+    await ActivityEnvironment().run(AnalysisActivities(pool, Settings()).undo_analysis,
+                                    RunRef(run_id=run_id, product=product))
+    assert await _sightings(pool, product) == before
+    assert await pool.fetchval("SELECT count(*) FROM seen_undo WHERE run_id = $1", run_id) == 0
+
+
+async def test_completed_run_keeps_no_undo_rows(pool: asyncpg.Pool, settings: Settings, tmp_path: Path) -> None:
+    from aiva.store import queries
+
+    product = f"p-{uuid.uuid4().hex[:6]}"
+    await _run(pool, settings, product, trivy_report(tmp_path / "a.json", 5))
+    run_id, _ = await _run(pool, settings, product, trivy_report(tmp_path / "a.json", 5))
+    assert await pool.fetchval("SELECT count(*) FROM seen_undo WHERE run_id = $1", run_id) == 5
+    async with pool.acquire() as conn:
+        await queries.finish_run(conn, run_id, {})
+    assert await pool.fetchval("SELECT count(*) FROM seen_undo WHERE run_id = $1", run_id) == 0
+
+
 @pytest.mark.parametrize("content, kind", [
     (b'{"SchemaVersion": 2, "ArtifactName": "x", "Results": [{"Target": "t", "Vulnerabilities": [{"Vuln',
      "ReportParseError"),
