@@ -230,6 +230,11 @@ PURL_TYPES: dict[str, str] = {
 
 def cwe_refs(values: Iterable[object], warnings: list[str]) -> tuple[CWEReference, ...]:
     """Normalise CWE ids ("CWE-79", 79, "79"), dropping duplicates; unreadable ones become warnings."""
+    if type(values) is list and len(values) == 1 and type(values[0]) is str:  # the common case: one id
+        refs, warned = _cwe_one(values[0])
+        if warned:
+            warnings.extend(warned)
+        return refs
     vals = tuple(values)
     # Cached for lists of str and int only: equal keys then mean equal input (1 == 1.0 == True otherwise).
     if all(type(v) is str or type(v) is int for v in vals):
@@ -257,6 +262,11 @@ def _cwe_refs(values: tuple[object, ...]) -> tuple[tuple[CWEReference, ...], tup
 _cwe_refs_cached = lru_cache(maxsize=4_096)(_cwe_refs)
 
 
+@lru_cache(maxsize=4_096)
+def _cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
+    return _cwe_refs((value,))
+
+
 def vuln_refs(values: Iterable[str | None]) -> tuple[CVEReference, ...]:
     """Normalise advisory ids (CVE, GHSA, other), dropping duplicates, keeping order."""
     vals = tuple(values)
@@ -275,6 +285,12 @@ def _vuln_refs(values: tuple[str | None, ...]) -> tuple[CVEReference, ...]:
 
 
 _vuln_refs_cached = lru_cache(maxsize=32_768)(_vuln_refs)
+
+
+@lru_cache(maxsize=65_536)
+def vuln_ref_one(value: str) -> tuple[CVEReference, ...]:
+    """`vuln_refs([value])` for one advisory id (the usual case), cached on the id alone."""
+    return _vuln_refs((value,))
 
 
 def first(*values: Any) -> Any:

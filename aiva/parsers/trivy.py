@@ -47,6 +47,7 @@ from aiva.parsers.base import (
     make_purl,
     parse_cvss,
     severity_from_table,
+    vuln_ref_one,
     vuln_refs,
 )
 from aiva.schemas import Component, Finding, Location, ToolInfo
@@ -328,7 +329,7 @@ class TrivyParser:
         if title in _EMPTY:  # first(Title, "<id> in <pkg> <version>")
             title = f"{vid} in {pkg} {version or ''}".strip() or None
         refs = v.get("References") or ()
-        aliases = [vid] + [r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r]
+        ghsa = [r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r] if refs else None
         fixed = v.get("FixedVersion")
         status = v.get("Status")
         raw_severity = v.get("Severity")
@@ -349,7 +350,7 @@ class TrivyParser:
             severity=severity,
             confidence=Confidence.FIRM,
             cwes=cwe_refs(v.get("CweIDs") or [], warnings),
-            vulnerability_ids=vuln_refs(aliases),
+            vulnerability_ids=vuln_refs([vid, *ghsa]) if ghsa else vuln_ref_one(vid),
             cvss_v3=parse_cvss(vector, warnings),
             component=_component(purl, pkg or "unknown", version, ecosystem, fixed or None, v.get("PkgPath")),
             location=location,
