@@ -124,11 +124,21 @@ class TrivyParser:
         return self._batch(kind, items, target, rtype, artifact, path, ctx, where)
 
     def coverage(self, source: ReportSource) -> tuple[str | None, str | None]:
-        """(target, tool) the report covers: its ArtifactName (read from a report of at most 16 MiB)."""
+        """(target, tool) the report covers: its ArtifactName (a large report is walked, not loaded:
+        `--list-all-pkgs` makes reports with no finding large)."""
+        name: Any = None
         if source.size > STREAM_ABOVE_BYTES:
-            return None, self.tool_name
-        doc = source.load_json(self.name)
-        name = doc.get("ArtifactName") if isinstance(doc, dict) else None
+            with source.open() as f:
+                js = JsonStream(f, source.path, self.name)
+                if js.peek() == "{":
+                    for key in js.object_items():
+                        if key == "ArtifactName":
+                            name = js.value()
+                            break
+                        js.skip_value()
+        else:
+            doc = source.load_json(self.name)
+            name = doc.get("ArtifactName") if isinstance(doc, dict) else None
         return (name if isinstance(name, str) and name.strip() else None), self.tool_name
 
     def _parse_loaded(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.analysis import AnalysisActivities
@@ -136,3 +137,20 @@ async def test_multi_driver_empty_sarif_claims_no_scope(pool: asyncpg.Pool, sett
     assert parsers.report_coverage(parsers.get("sarif"), str(two)) == (None, None)
     result = await _run(pool, settings, product, ReportInput(path=str(two)))
     assert result.mitigated == 0
+
+
+@pytest.mark.parametrize("artifact_first", [True, False])
+def test_large_trivy_report_without_findings_names_its_artifact(tmp_path: Path, artifact_first: bool) -> None:
+    """`--list-all-pkgs` makes a report with no vulnerability large: above the streaming size it is walked."""
+    packages = [{"Name": f"pkg-{i}", "Version": f"1.{i % 50}.0", "Layer": {"DiffID": "sha256:" + "ab" * 32}}
+                for i in range(120_000)]
+    head = {"SchemaVersion": 2, "ArtifactName": "registry.test/big:2", "ArtifactType": "container_image"}
+    results = {"Results": [{"Target": "registry.test/big:2 (debian 12)", "Class": "os-pkgs", "Type": "debian",
+                            "Packages": packages}]}
+    doc = {**head, **results} if artifact_first else {**results, **head}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(doc))
+    parser = parsers.get("trivy")
+    assert path.stat().st_size > 16 * 1024 * 1024
+    assert list(parser.parse(parsers.ReportSource(str(path)), parsers.ParseContext())) == []
+    assert parsers.report_coverage(parser, str(path)) == ("registry.test/big:2", "trivy")
