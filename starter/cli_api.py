@@ -149,3 +149,32 @@ def api_serve(
         finally:
             await limiter.aclose()
     _run(go())
+
+
+inbox_app = typer.Typer(help="The HTTP API's inbox of uploaded reports.")
+app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("prune")
+def inbox_prune(
+    keep: Annotated[str, typer.Option(help="keep an ended run's uploads this long, e.g. 1d (default: 0)")] = "0s",
+    orphans: Annotated[str, typer.Option(help="remove other folders older than this (failed runs, staging)")] = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would go, remove nothing")] = False,
+) -> None:
+    """Remove the uploads of runs that ended (completed or compensated) and old leftovers."""
+    from starter.inbox import prune_inbox
+
+    s = _settings()
+    now = datetime.now(UTC)
+    keep_for, orphan_after = parse_since(keep), parse_since(orphans)
+
+    async def go() -> None:
+        async with _pool() as pool, pool.acquire() as conn:
+            r = await prune_inbox(conn, s.resolved_inbox_dir, now=now, keep=keep_for, orphan_after=orphan_after,
+                                  dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        for name in r.removed:
+            out.print(f"{verb} {name}")
+        out.print(f"{verb} {len(r.removed)} folder(s), {r.freed_bytes:,} bytes; kept {r.kept} "
+                  f"({s.resolved_inbox_dir})")
+    _run(go())

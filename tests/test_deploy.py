@@ -40,6 +40,8 @@ ENV_EXAMPLE = DEPLOY / "aiva.env.example"
 README = DEPLOY / "README.md"
 WORKER_UNIT = DEPLOY / "systemd" / "aiva-worker@.service"
 API_UNIT = DEPLOY / "systemd" / "aiva-api.service"
+PRUNE_UNIT = DEPLOY / "systemd" / "aiva-inbox-prune.service"
+PRUNE_TIMER = DEPLOY / "systemd" / "aiva-inbox-prune.timer"
 VENV_AIVA = "/opt/aiva/.venv/bin/aiva"
 BASE_IMAGE = "python:3.11-slim-bookworm"
 
@@ -245,7 +247,7 @@ def _command_lines() -> Iterator[tuple[str, list[str]]]:
     for name, svc in _services().items():
         if _is_aiva_service(svc):
             yield f"compose:{name}", _argv(svc.get("command") or [])
-    for path in (WORKER_UNIT, API_UNIT):
+    for path in (WORKER_UNIT, API_UNIT, PRUNE_UNIT):
         # The executable itself is test_systemd_units' business.
         yield f"systemd:{path.name}", shlex.split(" ".join(_unit(path).keys.get("ExecStart", [])))[1:]
     cmd = dict(_dockerfile()).get("CMD")
@@ -290,7 +292,20 @@ def test_every_deployed_process_is_checked() -> None:
     assert where.get("compose:aiva-api", [])[:2] == ["api", "serve"]
     assert where.get("systemd:aiva-worker@.service") == ["worker"]
     assert where.get("systemd:aiva-api.service", [])[:2] == ["api", "serve"]
+    assert where.get("systemd:aiva-inbox-prune.service", [])[:2] == ["inbox", "prune"]
     assert where.get("Dockerfile:CMD") == ["worker"]
+
+
+def test_inbox_prune_timer() -> None:
+    """The prune is a oneshot as the API's user with the API's env and inbox, started by a daily timer."""
+    unit, timer, api = _unit(PRUNE_UNIT), _unit(PRUNE_TIMER), _unit(API_UNIT)
+    assert unit.one("Type") == "oneshot"
+    assert shlex.split(unit.one("ExecStart"))[:3] == [VENV_AIVA, "inbox", "prune"]
+    for key in ("User", "EnvironmentFile", "ReadWritePaths"):
+        assert unit.keys.get(key) == api.keys.get(key), f"aiva-inbox-prune.service: {key} differs from the API's"
+    assert timer.one("OnCalendar") and timer.keys.get("Persistent") == ["true"]
+    # a timer starts the service of its own name unless Unit= says otherwise
+    assert timer.keys.get("Unit", [PRUNE_UNIT.name]) == [PRUNE_UNIT.name]
 
 
 # ---------------------------------------------------------------- AIVA_* names
@@ -544,7 +559,8 @@ def test_systemd_units() -> None:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_systemd_analyze_verify() -> None:
     """systemd itself accepts every key and value (the only allowed complaint: AIVA is not installed here)."""
-    proc = subprocess.run(["systemd-analyze", "verify", str(WORKER_UNIT), str(API_UNIT)],
+    proc = subprocess.run(["systemd-analyze", "verify", str(WORKER_UNIT), str(API_UNIT), str(PRUNE_UNIT),
+                           str(PRUNE_TIMER)],
                           capture_output=True, text=True, timeout=60, check=False)
     lines = [line for line in (proc.stdout + proc.stderr).splitlines()
              if "aiva-" in line and not (f"Command {VENV_AIVA} is not executable" in line
