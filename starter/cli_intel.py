@@ -11,6 +11,7 @@ from typing import Annotated
 
 import asyncpg
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from aiva.contracts import IntelRefreshInput, IntelSource
@@ -207,11 +208,14 @@ def paths(product: Annotated[str, typer.Option("--product", "-p")], k: int = 5) 
         if not found:
             out.print("no path from an internet-facing asset to a crown jewel")
         for i, p in enumerate(found, 1):
-            out.print(f"[bold]{i}. {' -> '.join(['internet', *p.assets])}[/bold]  (probability {p.probability:.3f})")
+            out.print(f"[bold]{i}. {escape(' -> '.join(['internet', *p.assets]))}[/bold]"
+                      f"  (probability {p.probability:.3f})")
             for h in p.hops:
-                why = ", ".join(f"{f.title[:60]} (risk {f.risk_score:.1f}{', KEV' if f.in_kev else ''})"
-                                for f in h.findings[:3]) or h.via
-                out.print(f"     {h.source or 'internet'} -> {h.target} [{h.kind.value}]: {why}")
+                # scanner titles and inventory names are not rich markup
+                why = ", ".join(f"{escape(f.title[:60])} (risk {f.risk_score:.1f}{', KEV' if f.in_kev else ''})"
+                                for f in h.findings[:3]) or escape(h.via)
+                out.print(f"     {escape(h.source or 'internet')} -> {escape(h.target)} "
+                          f"\\[{h.kind.value}]: {why}")
     _run(go())
 
 
@@ -219,14 +223,11 @@ def paths(product: Annotated[str, typer.Option("--product", "-p")], k: int = 5) 
 def compliance(product: Annotated[str, typer.Option("--product", "-p")]) -> None:
     """Per framework (OWASP Top 10, CWE Top 25, PCI DSS 4.0, SOX, GDPR): controls, status, evidence."""
     async def go() -> None:
-        import orjson
-
-        from aiva.compliance import ComplianceFinding, evaluate
+        from aiva.compliance import evaluate
+        from aiva.store.analysis_views import compliance_findings
 
         async with _conn() as conn:
-            pid = await _product_id(conn, product)
-            rows = await conn.fetch("SELECT data::text AS data, status FROM findings WHERE product_id = $1", pid)
-        report = evaluate(ComplianceFinding.from_data(orjson.loads(r["data"]), r["status"]) for r in rows)
+            report = evaluate(await compliance_findings(conn, await _product_id(conn, product)))
         for fw, res in report.frameworks.items():
             t = Table(title=f"{res.name}: {'PASS' if res.passed else 'FAIL'}")
             for col in ("control", "status", "open evidence", "resolved"):
@@ -236,6 +237,28 @@ def compliance(product: Annotated[str, typer.Option("--product", "-p")]) -> None
                           str(c.resolved))
             out.print(t)
             del fw
+    _run(go())
+
+
+@app.command()
+def correlated(product: Annotated[str, typer.Option("--product", "-p")],
+               limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Open issues that several tools report (cross-tool correlation): group, rule, tools, assets."""
+    async def go() -> None:
+        from aiva.store.analysis_views import correlated_issues
+
+        async with _conn() as conn:
+            issues = await correlated_issues(conn, await _product_id(conn, product), limit)
+        if not issues:
+            out.print(f"no open issue in {product} is reported by more than one tool")
+            return
+        t = Table(title=f"{len(issues)} open issue(s) in {product} reported by several tools")
+        for col in ("group", "rule", "tools", "sources", "risk", "asset", "title"):
+            t.add_column(col)
+        for i in issues:
+            t.add_row(i["group_key"][:12], i["group_rule"], escape(", ".join(i["tools"])), str(i["sources"]),
+                      f"{i['risk']:.1f}", escape(", ".join(i["assets"])[:40]), escape((i["title"] or "")[:50]))
+        out.print(t)
     _run(go())
 
 

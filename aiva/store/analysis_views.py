@@ -82,6 +82,15 @@ async def compliance(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
     product_id = await _run_product(conn, run_id)
     if product_id is None:
         return {"frameworks": {}}
+    report = evaluate(await compliance_findings(conn, product_id))
+    doc = report.model_dump(mode="json")
+    await conn.execute("UPDATE runs SET compliance = $2::jsonb WHERE run_id = $1", run_id,
+                       orjson.dumps(doc).decode())
+    return {"frameworks": {fw.value: len(res.failed_controls) for fw, res in report.frameworks.items()}}
+
+
+async def compliance_findings(conn: asyncpg.Connection, product_id: int) -> list[ComplianceFinding]:
+    """Every finding of the product as compliance evidence (open ones fail controls, resolved ones count)."""
     # Only the fields a control reads, built in SQL: the rest of each row never leaves the database.
     rows = await conn.fetch(
         """
@@ -90,11 +99,24 @@ async def compliance(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
                                   'vulnerability_ids', cardinality(vuln_ids) > 0)::text AS data, status
           FROM findings WHERE product_id = $1
         """, product_id)
-    report = evaluate(ComplianceFinding.from_data(orjson.loads(r["data"]), r["status"]) for r in rows)
-    doc = report.model_dump(mode="json")
-    await conn.execute("UPDATE runs SET compliance = $2::jsonb WHERE run_id = $1", run_id,
-                       orjson.dumps(doc).decode())
-    return {"frameworks": {fw.value: len(res.failed_controls) for fw, res in report.frameworks.items()}}
+    return [ComplianceFinding.from_data(orjson.loads(r["data"]), r["status"]) for r in rows]
+
+
+async def correlated_issues(conn: asyncpg.Connection, product_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The product's open cross-tool issues (groups with more than one tool), most sources first."""
+    rows = await conn.fetch(
+        """
+        SELECT f.group_key, f.group_rule, array_agg(DISTINCT f.tool ORDER BY f.tool) AS tools,
+               count(*) AS sources, max(f.risk_score) AS risk, min(f.title) AS title,
+               array_agg(DISTINCT a.name ORDER BY a.name) AS assets
+          FROM findings f JOIN assets a ON a.id = f.asset_id
+         WHERE f.product_id = $1 AND f.group_key IS NOT NULL AND f.status = ANY($2::text[])
+         GROUP BY f.group_key, f.group_rule
+        HAVING count(DISTINCT f.tool) > 1
+         ORDER BY count(*) DESC, max(f.risk_score) DESC, f.group_key
+         LIMIT $3
+        """, product_id, list(OPEN), limit)
+    return [dict(r) for r in rows]
 
 
 async def threats(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ when one tool stops reporting it the other finding is alone again."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import uuid
@@ -12,7 +13,9 @@ from typing import Any
 
 import asyncpg
 from temporalio.testing import ActivityEnvironment
+from typer.testing import CliRunner
 
+import starter.cli_intel  # noqa: F401 - registers `aiva correlated`
 from activities.analysis import AnalysisActivities
 from activities.scan import ScanActivities
 from aiva.contracts import IngestInput, ReportInput, RunRef, VulnerabilityView
@@ -21,6 +24,7 @@ from aiva.reports.model import jsonl_source
 from aiva.reports.writer import write_reports
 from aiva.settings import Settings
 from aiva.store import queries
+from starter.cli import app
 from tests.reports import factory as fx
 
 IMAGE = "registry.example.com/shop/api:1.4"
@@ -80,7 +84,7 @@ async def _groups(pool: asyncpg.Pool, product: str) -> dict[tuple[str, str], tup
 
 
 async def test_same_cve_from_two_tools_is_one_group_until_a_source_drops(
-        pool: asyncpg.Pool, settings: Settings, tmp_path: Path) -> None:
+        pool: asyncpg.Pool, settings: Settings, tmp_path: Path, database_url: str) -> None:
     product = f"corr-{uuid.uuid4().hex[:6]}"
     trivy = _trivy(tmp_path / "trivy.json")
     grype = _grype(tmp_path / "grype.json", with_curl=True)
@@ -110,6 +114,12 @@ async def test_same_cve_from_two_tools_is_one_group_until_a_source_drops(
     html = Path(paths["html"]).read_text()
     assert 'id="correlation-card"' in html and "Also reported by</dt><dd>grype" in html
 
+    # and so does `aiva correlated`
+    env = {"AIVA_DATABASE_URL": database_url, "AIVA_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    res = await asyncio.to_thread(CliRunner().invoke, app, ["correlated", "-p", product], env=env)
+    assert res.exit_code == 0, res.output
+    assert "1 open issue(s)" in res.output and "grype, trivy" in res.output and RULE_SCA in res.output
+
     again = await _run(pool, settings, product, [trivy, grype])
     assert again == first
     assert await _groups(pool, product) == groups  # same ids: the group key is stable
@@ -121,6 +131,8 @@ async def test_same_cve_from_two_tools_is_one_group_until_a_source_drops(
     assert (await _groups(pool, product))[("trivy", "CVE-2023-38545")] == (None, None)
     assert (await _export(pool, product, tmp_path / "gone.jsonl"))[("trivy", "CVE-2023-38545")]["correlation"] is None
     assert await _status(pool, product, "grype") == {"mitigated"}
+    res = await asyncio.to_thread(CliRunner().invoke, app, ["correlated", "-p", product], env=env)
+    assert res.exit_code == 0 and "no open issue" in res.output, res.output
 
 
 async def _export(pool: asyncpg.Pool, product: str, out: Path) -> dict[tuple[str, str], dict[str, Any]]:
