@@ -100,7 +100,8 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
             product_id, _OPEN,
         )
 
-        decisions: list[tuple[int, str, str, str]] = []
+        # (finding id, from, to, reason, fingerprint: set for a finding this run saw)
+        decisions: list[tuple[int, str, str, str, str | None]] = []
         new = 0
         for row in seen:
             if row["id"] is None:
@@ -109,12 +110,12 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
             before = VulnerabilityStatus(row["status"])
             t = lifecycle.on_seen(before)
             if t is not None:
-                decisions.append((row["id"], before.value, t.to_status.value, t.reason))
+                decisions.append((row["id"], before.value, t.to_status.value, t.reason, row["fingerprint"]))
         for row in missing:
             before = VulnerabilityStatus(row["status"])
             t = lifecycle.on_missing(before, in_scope=True, scan_complete=True)
             if t is not None:
-                decisions.append((row["id"], before.value, t.to_status.value, t.reason))
+                decisions.append((row["id"], before.value, t.to_status.value, t.reason, None))
 
         await conn.execute(
             """
@@ -150,23 +151,30 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
             product_id, run_id,
         )
         await conn.execute(
+            "CREATE TEMP TABLE decisions (finding_id bigint PRIMARY KEY, from_status text, to_status text,"
+            " reason text, fingerprint text UNIQUE) ON COMMIT DROP"
+        )
+        if decisions:
+            await conn.copy_records_to_table("decisions", records=decisions)
+            await conn.execute("ANALYZE decisions")
+        # A finding seen again takes its new status in the same write as its new sighting: each UPDATE
+        # of a findings row rewrites it and every index (status and last_seen_run are indexed), so
+        # two writes for the re-seen ones doubled the re-scan's heaviest statement.
+        await conn.execute(
             """
             UPDATE findings f SET last_seen_run = $2, last_seen_at = now(), data = i.data, title = i.data->>'title',
-                   severity = i.severity, occurrences = i.occurrences
-              FROM incoming i
+                   severity = i.severity, occurrences = i.occurrences,
+                   status = coalesce(d.to_status, f.status),
+                   status_changed_at = CASE WHEN d.to_status IS NULL THEN f.status_changed_at ELSE now() END
+              FROM incoming i LEFT JOIN decisions d ON d.fingerprint = i.fingerprint
              WHERE f.product_id = $1 AND f.fingerprint = i.fingerprint AND f.first_seen_run <> $2
             """,
             product_id, run_id,
         )
         if decisions:
             await conn.execute(
-                "CREATE TEMP TABLE decisions (finding_id bigint, from_status text, to_status text, reason text)"
-                " ON COMMIT DROP"
-            )
-            await conn.copy_records_to_table("decisions", records=decisions)
-            await conn.execute(
                 "UPDATE findings f SET status = d.to_status, status_changed_at = now()"
-                " FROM decisions d WHERE f.id = d.finding_id"
+                " FROM decisions d WHERE f.id = d.finding_id AND d.fingerprint IS NULL"  # the re-seen: above
             )
             await conn.execute(
                 "INSERT INTO finding_events(finding_id, run_id, from_status, to_status, reason, actor)"
