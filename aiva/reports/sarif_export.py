@@ -334,6 +334,10 @@ class SarifSink:
                 props["fixedVersion"] = f.component.fixed_version
         if f.endpoint is not None and f.endpoint.url:
             props["url"] = f.endpoint.url
+        if item.correlation is not None:  # the cross-tool issue: the other tools reporting the same weakness
+            props["correlationGroup"] = item.correlation.group
+            props["correlationRule"] = item.correlation.rule
+            props["alsoReportedBy"] = list(item.correlation.also_reported_by)
         result["properties"] = props
         self._spool.write(b",\n" if self._count else b"\n")
         self._spool.write(orjson.dumps(result))

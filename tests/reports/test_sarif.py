@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from aiva.enums import FindingCategory, Severity, VulnerabilityStatus
-from aiva.reports.model import ReportFinding
+from aiva.reports.model import Correlation, ReportFinding
 from aiva.reports.sarif_export import FINGERPRINT_KEY, SarifSink
 from aiva.reports.writer import write_reports
 from aiva.schemas import Component, CWEReference, Endpoint, Location, ToolInfo
 from tests.reports import factory as fx
 
+CORRELATION = Correlation(group="0123456789abcdef", rule="vuln+component+target", also_reported_by=("grype", "snyk"))
 SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
 
@@ -36,6 +37,7 @@ def findings() -> list[ReportFinding]:
         fx.finding(13, status=VulnerabilityStatus.MITIGATED, change="mitigated"),
         fx.finding(14, status=VulnerabilityStatus.FALSE_POSITIVE, change="unchanged"),
         fx.finding(15, severity=Severity.INFO, status=VulnerabilityStatus.REOPENED, change="reopened"),
+        fx.sca_finding(16).model_copy(update={"correlation": CORRELATION}),
     ]
 
 
@@ -146,3 +148,12 @@ def test_sarif_include_closed(tmp_path: Path) -> None:
     assert by_fp["fp-000014"]["suppressions"] == [
         {"kind": "external", "status": "accepted", "justification": "false_positive"}
     ]
+
+
+def test_sarif_carries_the_cross_tool_issue(tmp_path: Path) -> None:
+    results = _write(tmp_path, findings())["runs"][0]["results"]
+    by_group = [r for r in results if "correlationGroup" in r["properties"]]
+    assert len(by_group) == 1
+    props = by_group[0]["properties"]
+    assert (props["correlationGroup"], props["correlationRule"], props["alsoReportedBy"]) == (
+        CORRELATION.group, CORRELATION.rule, ["grype", "snyk"])
