@@ -128,7 +128,8 @@ def test_corpus_parallel_same_as_single(
         rows, error = _same(path, ingest_pool)
         counted += len(rows)
         assert error is None, f"{path.name}: {error}"
-    assert counted > 100
+    # Our own fixtures hold a few findings; the corpus (beside the checkout in CI) hundreds.
+    assert counted > (100 if corpus_dir() is not None else 0)
 
 
 @pytest.mark.parametrize("variant", [*TRIVY_VARIANTS, "repeats", "cluster"])
