@@ -267,6 +267,7 @@ def create_app(settings: Settings, temporal_client: Client, pool: asyncpg.Pool, 
         severity: Annotated[list[Severity] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
         cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+        correlated: Annotated[bool, Query(description="only findings other tools report too")] = False,
     ) -> FindingsPage:
         """The product's current findings in pages (keyset): pass next_cursor back as ?cursor= until it is null."""
         pid = await product_id(pool, product)
@@ -275,7 +276,7 @@ def create_app(settings: Settings, temporal_client: Client, pool: asyncpg.Pool, 
         rows, nxt = await findings_page(
             pool, pid, after=int(cursor or 0), limit=limit,
             statuses=[s.value for s in status] if status else None,
-            severities=[s.value for s in severity] if severity else None)
+            severities=[s.value for s in severity] if severity else None, correlated=correlated)
         return FindingsPage(product=product, findings=[FindingOut.model_validate(r) for r in rows],
                             next_cursor=None if nxt is None else str(nxt))
 

@@ -17,6 +17,7 @@ _PAGE_SQL = """
      WHERE f.product_id = $1 AND f.id > $2
        AND ($3::text[] IS NULL OR f.status = ANY($3::text[]))
        AND ($4::text[] IS NULL OR f.severity = ANY($4::text[]))
+       AND (NOT $6::bool OR f.group_key IS NOT NULL)
      ORDER BY f.id
      LIMIT $5
 """
@@ -30,10 +31,13 @@ async def product_id(db: asyncpg.Connection | asyncpg.Pool, product: str) -> int
 
 async def findings_page(
     db: asyncpg.Connection | asyncpg.Pool, product_id: int, *, after: int = 0, limit: int = 100,
-    statuses: Sequence[str] | None = None, severities: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None, severities: Sequence[str] | None = None, correlated: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Up to `limit` findings with id > `after`, in id order, and the cursor of the next page (None at the end)."""
+    """Up to `limit` findings with id > `after`, in id order, and the cursor of the next page (None at the end).
+
+    `correlated`: only findings in a cross-tool group (another tool reports the same weakness).
+    """
     rows = await db.fetch(_PAGE_SQL, product_id, after, list(statuses) if statuses else None,
-                          list(severities) if severities else None, limit + 1)
+                          list(severities) if severities else None, limit + 1, correlated)
     page = [dict(r) for r in rows[:limit]]
     return page, (page[-1]["id"] if len(rows) > limit and page else None)

@@ -161,6 +161,14 @@ async def test_findings_paging_returns_every_finding_exactly_once_and_triage_app
     assert pages == 5 and ids == sorted(ids)
     highs, _ = await all_pages(severity=["high", "critical"])
     assert {f["id"] for f in highs} == {i for i, s in expected.items() if s in ("high", "critical")}
+    # two findings in one cross-tool group (as the analysis stage stores it): the filter finds just them
+    pair = ids[3:5]
+    await pool.execute("UPDATE findings SET group_key = 'g-test', group_rule = 'vuln+component+target'"
+                       " WHERE id = ANY($1::bigint[])", pair)
+    grouped, _ = await all_pages(correlated="true")
+    assert [f["id"] for f in grouped] == pair
+    assert {(f["correlation_group"], f["correlation_rule"]) for f in grouped} == {("g-test", "vuln+component+target")}
+    assert all(f["correlation_group"] is None for f in seen)
 
     target = seen[0]
     r = await api.post("/api/v1/triage", headers=bearer(triager), json={
