@@ -113,10 +113,7 @@ def write_reports(
                 continue
             fh = os.fdopen(fd, "wb", buffering=1 << 20)
             temps.append((fmt, tmp, fh))
-            if fmt == "pdf" and pdf_top is not None:
-                sinks.append(PdfSink(summary, fh, cap=pdf_top))
-            else:
-                sinks.append(SINKS[fmt](summary, fh))
+            sinks.append(_sink(fmt, summary, fh, pdf_top))
         for item in findings():
             for sink in sinks:
                 sink.add(item)
@@ -152,6 +149,13 @@ def write_reports(
                     os.unlink(tmp)
 
 
+def _sink(fmt: str, summary: RunSummary, out: BinaryIO, pdf_top: int | None) -> ReportSink:
+    """The format's sink; the PDF's capped at `pdf_top` findings when given (else its own default)."""
+    if fmt == "pdf" and pdf_top is not None:
+        return PdfSink(summary, out, cap=pdf_top)
+    return SINKS[fmt](summary, out)
+
+
 def render_pdf_file(summary_json: str, jsonl: str, out: str, pdf_top: int | None) -> None:
     """In a process of its own: the PDF report of the findings in `jsonl`, written and synced to `out`.
 
@@ -160,7 +164,7 @@ def render_pdf_file(summary_json: str, jsonl: str, out: str, pdf_top: int | None
     """
     summary = RunSummary.model_validate_json(summary_json)
     with open(out, "wb", buffering=1 << 20) as fh:
-        sink = PdfSink(summary, fh, cap=pdf_top) if pdf_top is not None else PdfSink(summary, fh)
+        sink = _sink("pdf", summary, fh, pdf_top)
         for item in JsonlFindings(jsonl)():
             sink.add(item)
         sink.finish()
