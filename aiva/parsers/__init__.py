@@ -71,14 +71,14 @@ def report_coverage(parser: Parser, path: str, ctx: ParseContext | None = None) 
 
     Formats that name their subject (Trivy's ArtifactName, Grype's source, SARIF's driver and
     repository) say so; the others give (None, their fixed tool name). An unreadable file gives
-    (None, None): nothing is assumed about it.
+    (None, None): nothing is assumed about it. A target the user declared is the caller's to prefer.
     """
     ctx = ctx or ParseContext()
     coverage = getattr(parser, "coverage", None)
     if coverage is None:
-        return ctx.target, parser.tool_name
+        return None, parser.tool_name
     try:
         target, tool = coverage(ReportSource(path, max_bytes=ctx.max_bytes or DEFAULT_MAX_BYTES))
     except InputError:
         return None, None
-    return ctx.target or target, tool
+    return target, tool
