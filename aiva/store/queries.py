@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from aiva.enums import OPEN_STATUSES
+
 _CHANGE = {None: "unchanged", "new": "new", "reopened": "reopened", "mitigated": "mitigated"}
 
 
@@ -70,7 +72,7 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
                CASE WHEN f.group_key IS NOT NULL THEN
                     (SELECT coalesce(array_agg(DISTINCT g.tool ORDER BY g.tool), '{}') FROM findings g
                       WHERE g.product_id = f.product_id AND g.group_key = f.group_key AND g.id <> f.id
-                        AND g.status = ANY('{new,active,reopened}'::text[]) AND g.tool <> f.tool)
+                        AND g.status = ANY($2::text[]) AND g.tool <> f.tool)
                END AS also
           FROM findings f
           LEFT JOIN finding_events e
@@ -82,7 +84,7 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
     n = 0
     with open(out, "wb") as fh:
         async with conn.transaction():
-            async for r in conn.cursor(sql, run_id, prefetch=2000):
+            async for r in conn.cursor(sql, run_id, sorted(s.value for s in OPEN_STATUSES), prefetch=2000):
                 change = _CHANGE.get(r["to_status"], "unchanged")
                 group = (b"null" if r["group_key"] is None else orjson.dumps(
                     {"group": r["group_key"], "rule": r["group_rule"], "also_reported_by": r["also"] or []}))
