@@ -189,6 +189,16 @@ def test_walk_same_as_orjson(batch: int) -> None:
         assert js.peek() == ""
 
 
+def _corrupt(rng: random.Random, data: bytes | bytearray, *, truncate: bool) -> bytearray:
+    """One or two bytes of JSON punctuation, junk or broken UTF-8 put in; then, if asked, cut short."""
+    bad = bytearray(data)
+    for _ in range(rng.randrange(1, 3)):
+        bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\ x0\xff\xc3')
+    if truncate:
+        bad = bad[: rng.randrange(len(bad))]
+    return bad
+
+
 def test_corrupted_documents_error_or_agree() -> None:
     """A corrupted document is a ReportParseError, or (when still valid JSON) read as orjson reads it."""
     rng = random.Random(11)
@@ -196,11 +206,7 @@ def test_corrupted_documents_error_or_agree() -> None:
     data = bytearray(json.dumps({"a": 1, "list": items}).encode())
     agreed = errors = 0
     for trial in range(400):
-        bad = bytearray(data)
-        for _ in range(rng.randrange(1, 3)):
-            bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\ x0\xff\xc3')
-        if trial % 5 == 0:
-            bad = bad[: rng.randrange(len(bad))]
+        bad = _corrupt(rng, data, truncate=trial % 5 == 0)
         try:
             want = orjson.loads(bytes(bad))
         except orjson.JSONDecodeError:
@@ -232,11 +238,7 @@ def test_errors_do_not_depend_on_the_cuts() -> None:
     data = json.dumps({"a": 1, "list": _items(rng, 40), "z": [1, 2]}, indent=1).encode()
     compared = 0
     for trial in range(300):
-        bad = bytearray(data)
-        for _ in range(rng.randrange(1, 3)):
-            bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\ x0\xff\xc3')
-        if trial % 3 == 0:
-            bad = bad[: rng.randrange(len(bad))]
+        bad = _corrupt(rng, data, truncate=trial % 3 == 0)
         outcomes = set()
         for batch in (5, 100, 4096, 1 << 16):
             js = _stream(bytes(bad), batch)
