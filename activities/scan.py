@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 from temporalio import activity
@@ -18,7 +18,6 @@ from aiva.errors import AivaError
 from aiva.parsers import report_coverage
 from aiva.parsers.base import ParseContext
 from aiva.parsers.parallel import IngestPool, RowStream, open_rows
-from aiva.schemas import Finding
 from aiva.settings import Settings
 from aiva.store import ingest
 
@@ -31,16 +30,6 @@ def _sha256(path: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _take(it: Iterator[Finding], n: int, scan_id: int, start: int) -> list[ingest.Record]:
-    """The next `n` findings as COPY records, numbered from `start` (`ord`)."""
-    # The model's own serializer, without model_dump_json's keyword plumbing: the same JSON text.
-    to_json = Finding.__pydantic_serializer__.to_json
-    return [
-        (scan_id, i, f.fingerprint, f.tool.name, f.target, f.severity.value, to_json(f).decode())
-        for i, f in zip(range(start, start + n), it, strict=False)
-    ]
 
 
 def _take_rows(rows: RowStream, n: int, scan_id: int, start: int) -> list[ingest.Record]:

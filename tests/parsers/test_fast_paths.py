@@ -9,13 +9,14 @@ import hashlib
 import io
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from activities.scan import _take
+from activities.scan import _take_rows
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.parsers import get, sarif, trivy
@@ -27,6 +28,7 @@ from aiva.parsers.base import (
     make_purl,
     vuln_refs,
 )
+from aiva.parsers.parallel import RowStream, _chunked, row_of
 from aiva.schemas import Component, CWEReference, Finding, Location, ToolInfo
 from tests.corpus import corpus_dir, require_corpus
 from tests.parsers.stream_docs import (
@@ -58,7 +60,9 @@ def _valid(**over: Any) -> dict[str, Any]:
 
 def test_take_records() -> None:
     fs = [Finding(**_valid(fingerprint=f"{i:040d}", target=None if i % 2 else "img")) for i in range(7)]
-    recs = _take(iter(fs), 5, 3, 10)
+    # the single-process stream open_rows makes of a parser's findings
+    stream = RowStream(_chunked(map(row_of, iter(fs))), iter(fs), threading.Event(), False)
+    recs = _take_rows(stream, 5, 3, 10)
     assert [r[1] for r in recs] == [10, 11, 12, 13, 14]
     for r, f in zip(recs, fs, strict=False):
         assert r == (3, r[1], f.fingerprint, "t", f.target, "high", f.model_dump_json())

@@ -29,7 +29,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.scan import ScanActivities, _take, _take_rows
+from activities.scan import ScanActivities, _take_rows
 from aiva.contracts import IngestInput, ReportInput
 from aiva.errors import ReportParseError
 from aiva.parsers import _jsonstream, get, parallel, sarif, trivy
@@ -96,10 +96,11 @@ def _write(tmp_path: Path, name: str, doc: Any) -> Path:
 
 
 def test_rows_are_the_records_of_the_findings(tmp_path: Path) -> None:
-    """A single-process RowStream's records are `_take`'s records of the parser's findings."""
+    """A single-process RowStream's records are the parser's findings as COPY records, in order."""
     path = _write(tmp_path, "t.json", trivy_doc())
     findings = get("trivy").parse(ReportSource(str(path)), ParseContext())
-    want = _take(findings, 10_000, 7, 3)
+    want = [(7, i, f.fingerprint, f.tool.name, f.target, f.severity.value, f.model_dump_json())
+            for i, f in enumerate(findings, 3)]
     _, stream = open_rows(str(path))
     assert _take_rows(stream, 10_000, 7, 3) == want
     assert len(want) == 68 and [r[1] for r in want] == list(range(3, 71))
