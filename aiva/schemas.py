@@ -8,7 +8,8 @@ JSON report unchanged.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -153,3 +154,12 @@ class Finding(_Model):
         if self.cvss_v4 is not None:
             return self.cvss_v4.base_score
         return None
+
+
+# `Finding(**values)` passes through BaseModel.__init__ and a copy of the keywords; validating the
+# dict directly gives the same model (the same checks, errors and fields set) for 28 % fewer
+# instructions (callgrind: 60k -> 43k per Trivy finding). Parsers of large reports build with it.
+new_finding: Callable[[dict[str, Any]], Finding] = Finding.__pydantic_validator__.validate_python
+"""Validate a dict of a Finding's fields into a Finding: `Finding(**values)`, faster."""
+new_location: Callable[[dict[str, Any]], Location] = Location.__pydantic_validator__.validate_python
+"""Validate a dict of a Location's fields into a Location: `Location(**values)`, faster."""

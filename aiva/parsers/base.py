@@ -165,6 +165,11 @@ def _cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
         return None, f"invalid CVSS vector {v[:120]!r}: {e}"
 
 
+def cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
+    """(score, None) for a CVSS v3/v4 vector string, or (None, the warning): scored once per vector."""
+    return _cvss_cached(vector)
+
+
 def parse_cvss(vector: str | None, warnings: list[str]) -> CvssScore | None:
     """Score a CVSS v3/v4 vector with the `cvss` library; an invalid vector becomes a warning."""
     if not vector or not isinstance(vector, str):
@@ -265,6 +270,11 @@ _cwe_refs_cached = lru_cache(maxsize=4_096)(_cwe_refs)
 @lru_cache(maxsize=4_096)
 def _cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
     return _cwe_refs((value,))
+
+
+def cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
+    """(refs, warnings) of `cwe_refs([value])` for one CWE id string (the usual case), cached."""
+    return _cwe_one(value)
 
 
 def vuln_refs(values: Iterable[str | None]) -> tuple[CVEReference, ...]:

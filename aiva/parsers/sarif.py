@@ -65,9 +65,10 @@ from aiva.parsers.base import (
     first,
     parse_cvss,
     severity_from_table,
+    vuln_ref_one,
     vuln_refs,
 )
-from aiva.schemas import CvssScore, CWEReference, Finding, Location, ToolInfo
+from aiva.schemas import CvssScore, CWEReference, Finding, ToolInfo, new_finding, new_location
 from aiva.secrets import redact, scrub, secret_hash
 
 LEVELS = {"error": Severity.HIGH, "warning": Severity.MEDIUM, "note": Severity.LOW, "none": Severity.INFO}
@@ -301,36 +302,38 @@ class SarifParser:
         severity = d.severity if d.severity is not None else _level_severity(result, rule)
         vulns = [rule_id] if rule_id and _is_vuln_id(rule_id) else []
         vulns += _VULN_IN_TEXT.findall(message[:2000])
+        # No id, or one (nearly every result): vuln_refs' answer without its general path.
+        ids = vuln_ref_one(vulns[0]) if len(vulns) == 1 else vuln_refs(vulns) if vulns else ()
         end_line = region.get("endLine")
-        return Finding(
-            fingerprint=fingerprint(self.fingerprint_version, rc.tool.name, rule_id, *identity),
-            fingerprint_version=self.fingerprint_version,
-            format=self.name,
-            tool=rc.tool,
-            category=FindingCategory.SECRET if is_secret else rc.category,
-            rule_id=rule_id,
-            title=d.title if d.title is not None else _title(rule, rule_id, message),
-            description=message,
-            severity=severity,
-            confidence=d.confidence,
-            cwes=d.cwes(is_secret, warnings),
-            vulnerability_ids=vuln_refs(vulns),
-            cvss_v3=d.cvss(warnings),
-            location=Location(
-                file_path=_strip_file_scheme(uri),
-                start_line=line if isinstance(line, int) and line >= 0 else None,
-                end_line=end_line if isinstance(end_line, int) else None,
-                snippet=snippet,
-            ),
-            target=rc.target,
-            references=d.references,
-            remediation=d.remediation,
-            raw_id=result.get("guid") or result.get("correlationGuid"),
-            suppressed=bool(result.get("suppressions")),
-            secret_hash=secret_h,
-            tags=d.tags,
-            warnings=tuple(warnings),
-        )
+        return new_finding({
+            "fingerprint": fingerprint(self.fingerprint_version, rc.tool.name, rule_id, *identity),
+            "fingerprint_version": self.fingerprint_version,
+            "format": self.name,
+            "tool": rc.tool,
+            "category": FindingCategory.SECRET if is_secret else rc.category,
+            "rule_id": rule_id,
+            "title": d.title if d.title is not None else _title(rule, rule_id, message),
+            "description": message,
+            "severity": severity,
+            "confidence": d.confidence,
+            "cwes": d.cwes(is_secret, warnings),
+            "vulnerability_ids": ids,
+            "cvss_v3": d.cvss(warnings),
+            "location": new_location({
+                "file_path": _strip_file_scheme(uri),
+                "start_line": line if isinstance(line, int) and line >= 0 else None,
+                "end_line": end_line if isinstance(end_line, int) else None,
+                "snippet": snippet,
+            }),
+            "target": rc.target,
+            "references": d.references,
+            "remediation": d.remediation,
+            "raw_id": result.get("guid") or result.get("correlationGuid"),
+            "suppressed": bool(result.get("suppressions")),
+            "secret_hash": secret_h,
+            "tags": d.tags,
+            "warnings": tuple(warnings),
+        })
 
 
 class _Derived:

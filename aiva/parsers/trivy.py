@@ -42,6 +42,8 @@ from aiva.parsers.base import (
     JsonStream,
     ParseContext,
     ReportSource,
+    cvss_cached,
+    cwe_one,
     cwe_refs,
     first,
     make_purl,
@@ -50,7 +52,7 @@ from aiva.parsers.base import (
     vuln_ref_one,
     vuln_refs,
 )
-from aiva.schemas import Component, Finding, Location, ToolInfo
+from aiva.schemas import Component, Finding, Location, ToolInfo, new_finding
 from aiva.secrets import redact, scrub, secret_hash
 
 SEVERITY = {
@@ -67,6 +69,13 @@ _SEVERITY_OF = {word.upper(): sev for word, sev in SEVERITY.items()}
 STREAM_ABOVE_BYTES = 16 * 1024 * 1024
 _CVSS_SOURCES = ("nvd", "ghsa", "redhat")
 _TOOL = ToolInfo(name="trivy")
+# The fields a vulnerability's finding sets (the others keep their defaults).
+_VULN_FIELDS = (
+    "fingerprint", "fingerprint_version", "format", "tool", "category", "rule_id", "title", "description",
+    "severity", "confidence", "cwes", "vulnerability_ids", "cvss_v3", "component", "location", "target",
+    "references", "remediation", "raw_id", "tags", "warnings",
+)
+_FIRM = Confidence.FIRM  # a module global: an enum member looked up on its class costs ~1k instructions
 # A Result's lists, in the order their findings are produced.
 _KINDS = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
 # Streaming: elements of a list met before the keys it needs, kept decoded (above this: read again).
@@ -253,7 +262,7 @@ class TrivyParser:
         path: str, ctx: ParseContext, where: str,
     ) -> list[Finding]:
         with entry_errors(path, self.name, where):
-            return list(self._findings(kind, items, target, rtype, artifact, ctx))
+            return self._findings(kind, items, target, rtype, artifact, ctx)
 
     def _cluster(self, doc: dict[str, Any], source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         cluster = ctx.target or doc.get("ClusterName")
@@ -295,38 +304,44 @@ class TrivyParser:
 
     def _findings(
         self, kind: str, items: Any, target: str, rtype: Any, artifact: str | None, ctx: ParseContext
-    ) -> Iterator[Finding]:
+    ) -> list[Finding]:
         if kind == "Vulnerabilities":
             # What the Result decides, worked out once for all its vulnerabilities.
             ecosystem = str(rtype) if rtype else None
             category = FindingCategory.CONTAINER if rtype and _is_os(rtype) else FindingCategory.SCA
-            location = _location(target)
-            for v in items:
-                yield self._vulnerability(v, target, ecosystem, category, location, artifact)
-        elif kind == "Misconfigurations":
-            for m in items:
-                if str(m.get("Status") or "FAIL").upper() == "FAIL":
-                    yield self._misconfiguration(m, target, artifact)
-        elif kind == "Secrets":
-            for s in items:
-                yield self._secret(s, target, artifact, ctx)
-        else:
-            for lic in items:
-                yield self._license(lic, target, artifact)
+            # The fields every finding of the Result shares; each copy (cheaper than a dict display of
+            # all the fields) has the rest overwritten.
+            shared: dict[str, Any] = dict.fromkeys(_VULN_FIELDS)
+            shared.update({
+                "fingerprint_version": self.fingerprint_version, "format": self.name, "tool": _TOOL,
+                "category": category, "confidence": _FIRM, "location": _location(target), "target": artifact,
+            })
+            vulnerability = self._vulnerability
+            return [vulnerability(v, target, ecosystem, shared) for v in items]
+        if kind == "Misconfigurations":
+            return [
+                self._misconfiguration(m, target, artifact)
+                for m in items if str(m.get("Status") or "FAIL").upper() == "FAIL"
+            ]
+        if kind == "Secrets":
+            return [self._secret(s, target, artifact, ctx) for s in items]
+        return [self._license(lic, target, artifact) for lic in items]
 
-    def _vulnerability(
-        self, v: dict[str, Any], target: str, ecosystem: str | None, category: FindingCategory,
-        location: Location, artifact: str | None,
-    ) -> Finding:
+    def _vulnerability(self, v: dict[str, Any], target: str, ecosystem: str | None, shared: dict[str, Any]) -> Finding:
+        # The hot path of a large report (once per vulnerability): helpers' common cases are
+        # inlined, each falling back to the general helper (with `new_finding` and the shared fields:
+        # 154k -> 131k instructions per finding, callgrind, 100k report).
         warnings: list[str] = []
-        vid = str(v.get("VulnerabilityID") or "")
-        pkg = str(v.get("PkgName") or "")
-        version = v.get("InstalledVersion")
-        cvss_map = v.get("CVSS") or {}
+        get = v.get
+        vid = str(get("VulnerabilityID") or "")
+        pkg = str(get("PkgName") or "")
+        version = get("InstalledVersion")
+        pkg_path = get("PkgPath")
+        cvss_map = get("CVSS") or {}
         vector = None
-        source = v.get("SeveritySource")
+        source = get("SeveritySource")
         entry = cvss_map.get(source) if source and type(cvss_map) is dict else None
-        if isinstance(entry, dict) and entry.get("V3Vector"):  # the common case: the first one tried below
+        if type(entry) is dict and entry.get("V3Vector"):  # the common case: the first one tried below
             vector = entry["V3Vector"]
         else:
             for src in (source, *_CVSS_SOURCES, *cvss_map.keys()):
@@ -334,43 +349,66 @@ class TrivyParser:
                 if isinstance(entry, dict) and entry.get("V3Vector"):
                     vector = entry["V3Vector"]
                     break
-        purl = (v.get("PkgIdentifier") or {}).get("PURL") or _purl(ecosystem, pkg, version, warnings)
-        title = v.get("Title")
-        if title in _EMPTY:  # first(Title, "<id> in <pkg> <version>")
+        cvss = None
+        if vector:
+            if type(vector) is str:
+                cvss, warned = cvss_cached(vector)
+                if warned:
+                    warnings.append(warned)
+            else:
+                cvss = parse_cvss(vector, warnings)
+        ident = get("PkgIdentifier")
+        purl = ident.get("PURL") if ident else None
+        if not purl:
+            if version is None or type(version) is str:
+                purl, purl_warned = _purl_cached(ecosystem, pkg, version)
+                if purl_warned:
+                    warnings.extend(purl_warned)
+            else:
+                purl = make_purl(ecosystem, pkg, version, warnings)
+        title = get("Title")
+        if (not title or type(title) is not str) and title in _EMPTY:  # first(Title, "<id> in <pkg> <version>")
             title = f"{vid} in {pkg} {version or ''}".strip() or None
-        refs = v.get("References") or ()
-        ghsa = [r.rsplit("/", 1)[-1] for r in refs if "/GHSA-" in r] if refs else None
-        fixed = v.get("FixedVersion")
-        status = v.get("Status")
-        raw_severity = v.get("Severity")
+        refs = get("References") or ()
+        ids = None
+        for r in refs:
+            if "/GHSA-" in r:
+                ids = vuln_refs([vid, *(x.rsplit("/", 1)[-1] for x in refs if "/GHSA-" in x)])
+                break
+        if ids is None:
+            ids = vuln_ref_one(vid)
+        cwe_ids = get("CweIDs")
+        if type(cwe_ids) is list and len(cwe_ids) == 1 and type(cwe_ids[0]) is str:
+            cwes, cwe_warned = cwe_one(cwe_ids[0])
+            if cwe_warned:
+                warnings.extend(cwe_warned)
+        else:
+            cwes = cwe_refs(cwe_ids or [], warnings)
+        fixed = get("FixedVersion")
+        try:
+            component = _component_cached(purl, pkg or "unknown", version, ecosystem, fixed or None, pkg_path)
+        except TypeError:  # an unhashable (wrong-typed) value: validated, and rejected, uncached
+            component = _new_component(purl, pkg or "unknown", version, ecosystem, fixed or None, pkg_path)
+        status = get("Status")
+        raw_severity = get("Severity")
         severity = _SEVERITY_OF.get(raw_severity) if type(raw_severity) is str else None
         if severity is None:
             severity = severity_from_table(raw_severity, SEVERITY)
-        return Finding(
-            fingerprint=fingerprint(
-                self.fingerprint_version, "vuln", target, pkg, version, v.get("PkgPath"), vid
-            ),
-            fingerprint_version=self.fingerprint_version,
-            format=self.name,
-            tool=_TOOL,
-            category=category,
-            rule_id=vid or None,
-            title=title,
-            description=v.get("Description") or "",
-            severity=severity,
-            confidence=Confidence.FIRM,
-            cwes=cwe_refs(v.get("CweIDs") or [], warnings),
-            vulnerability_ids=vuln_refs([vid, *ghsa]) if ghsa else vuln_ref_one(vid),
-            cvss_v3=parse_cvss(vector, warnings),
-            component=_component(purl, pkg or "unknown", version, ecosystem, fixed or None, v.get("PkgPath")),
-            location=location,
-            target=artifact,
-            references=tuple(refs)[:50],
-            remediation=f"Upgrade {pkg} to {v['FixedVersion']}" if fixed else None,
-            raw_id=vid or None,
-            tags=(status,) if status else (),
-            warnings=tuple(warnings),
-        )
+        values = shared.copy()
+        values["fingerprint"] = fingerprint(self.fingerprint_version, "vuln", target, pkg, version, pkg_path, vid)
+        values["rule_id"] = values["raw_id"] = vid or None
+        values["title"] = title
+        values["description"] = get("Description") or ""
+        values["severity"] = severity
+        values["cwes"] = cwes
+        values["vulnerability_ids"] = ids
+        values["cvss_v3"] = cvss
+        values["component"] = component
+        values["references"] = tuple(refs) if type(refs) is list and len(refs) <= 50 else tuple(refs)[:50]
+        values["remediation"] = f"Upgrade {pkg} to {fixed}" if fixed else None
+        values["tags"] = (status,) if status else ()
+        values["warnings"] = tuple(warnings)
+        return new_finding(values)
 
     def _misconfiguration(self, m: dict[str, Any], target: str, artifact: str | None) -> Finding:
         check = str(first(m.get("AVDID"), m.get("ID")) or "")
@@ -464,19 +502,10 @@ def _is_os(rtype: object) -> bool:
     return str(rtype).lower() in _OS_TYPES
 
 
-def _component(
-    purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
-) -> Component:
-    """A validated Component; the same package recurs across a report, so it is built once."""
-    try:
-        return _component_cached(purl, name, version, ecosystem, fixed, path)
-    except TypeError:  # an unhashable (wrong-typed) value: validated, and rejected, uncached
-        return _new_component(purl, name, version, ecosystem, fixed, path)
-
-
 def _new_component(
     purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
 ) -> Component:
+    """A validated Component (cached below: the same package recurs across a report)."""
     return Component(purl=purl, name=name, version=version, ecosystem=ecosystem, fixed_version=fixed, path=path)
 
 
@@ -484,15 +513,6 @@ def _new_component(
 def _purl_cached(ecosystem: str | None, name: str, version: str | None) -> tuple[str | None, tuple[str, ...]]:
     warnings: list[str] = []
     return make_purl(ecosystem, name, version, warnings), tuple(warnings)
-
-
-def _purl(ecosystem: str | None, name: str, version: Any, warnings: list[str]) -> str | None:
-    """make_purl, once per package of a report (the same package recurs across it)."""
-    if version is None or type(version) is str:
-        purl, warned = _purl_cached(ecosystem, name, version)
-        warnings.extend(warned)
-        return purl
-    return make_purl(ecosystem, name, version, warnings)
 
 
 # typed: 1, 1.0 and True are distinct keys (pydantic treats them differently).

@@ -1,0 +1,218 @@
+"""The hot paths of large reports build the same findings as the general code: `new_finding` and
+`new_location` (a dict validated directly) equal the models' own constructors, errors included, and
+the Trivy and SARIF per-entry code, with its helpers' common cases inlined, gives every field of
+every corpus finding as before (a digest of the whole findings) and, on entries with fields of any
+type, either a ReportParseError or findings that validation leaves unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from aiva.enums import Confidence, FindingCategory, Severity
+from aiva.errors import ReportParseError
+from aiva.parsers import get, sarif, trivy
+from aiva.parsers.base import ParseContext, ReportSource
+from aiva.schemas import Component, CWEReference, Finding, Location, ToolInfo, new_finding, new_location
+from tests.corpus import require_corpus
+
+
+def _values(**over: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "fingerprint": "f" * 40, "fingerprint_version": "x/1", "format": "x", "tool": ToolInfo(name="t"),
+        "category": FindingCategory.SCA, "title": "A title", "severity": Severity.HIGH,
+        "confidence": Confidence.FIRM, "cwes": (CWEReference(id=79),), "component": Component(name="p"),
+        "location": Location(file_path="a.py"), "references": ("https://x",), "warnings": (),
+    }
+    kw.update(over)
+    return kw
+
+
+def _same(a: Finding | Location, b: Finding | Location) -> None:
+    assert type(a) is type(b)
+    assert a == b
+    assert a.model_fields_set == b.model_fields_set
+    assert a.model_dump_json() == b.model_dump_json()
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"title": "  padded  ", "description": " d ", "tags": (" t ",)},  # stripped alike
+    {"severity": "high", "category": "sca", "confidence": "firm"},  # words become members alike
+    {"cwes": [CWEReference(id=79)], "references": ["https://x"]},  # lists become tuples alike
+    {"rule_id": None, "target": "img", "remediation": "Upgrade", "suppressed": True},
+])
+def test_new_finding_is_the_constructor(over: dict[str, Any]) -> None:
+    values = _values(**over)
+    _same(new_finding(dict(values)), Finding(**values))
+
+
+@pytest.mark.parametrize("over", [
+    {"title": ""},
+    {"title": "   "},
+    {"title": 5},
+    {"description": ["x"]},
+    {"severity": "severe"},
+    {"unknown_field": 1},
+    {"description": "x" * 65_537},
+    {"title": "a\ud800b"},
+])
+def test_new_finding_refuses_what_the_constructor_refuses(over: dict[str, Any]) -> None:
+    values = _values(**over)
+    with pytest.raises(ValidationError) as constructor:
+        Finding(**values)
+    with pytest.raises(ValidationError) as direct:
+        new_finding(dict(values))
+    assert direct.value.errors(include_context=False) == constructor.value.errors(include_context=False)
+    assert str(direct.value) == str(constructor.value)
+    assert direct.value.title == "Finding"
+
+
+def test_new_finding_needs_the_required_fields() -> None:
+    values = _values()
+    del values["fingerprint"]
+    with pytest.raises(ValidationError, match="fingerprint"):
+        new_finding(values)
+
+
+def test_new_location_is_the_constructor() -> None:
+    for values in ({"file_path": "a.py", "start_line": 3, "end_line": None, "snippet": " x "}, {}):
+        _same(new_location(dict(values)), Location(**values))
+    with pytest.raises(ValidationError, match="start_line"):
+        new_location({"start_line": -1})
+
+
+# -- whole findings of the corpus -------------------------------------------------------------------
+
+# sha256 (first 16 hex digits) of every finding's JSON (sorted keys) and fields set, in report order,
+# recorded from the general code before the hot paths were inlined; loaded and streamed alike.
+FINDINGS = {
+    "trivy/all_statuses.json": "d4b09ac83588ff4a",
+    "trivy/kubernetes.json": "ce6c4d3da333b757",
+    "trivy/legacy_many_vulns.json": "8396dfc17d98ac6e",
+    "trivy/license_scheme.json": "72da705184753af8",
+    "trivy/misconfigurations_and_secrets.json": "9ad49ed7938fb35f",
+    "trivy/scheme_2_many_vulns.json": "3626a5bf2b03c3ad",
+    "trivy/scheme_2_no_vuln.json": "e3b0c44298fc1c14",
+    "sarif/SuppressionTestCurrent.sarif": "530babbc47202afc",
+    "sarif/appendix_k.sarif": "86d553a9e5426e14",
+    "sarif/bash-report.sarif": "b96626af8701c18b",
+    "sarif/codeQL-output.sarif": "c3bf73e9d743687c",
+    "sarif/cxf-3.4.6.sarif": "3705c6328a0e6aaa",
+    "sarif/dependency_check.sarif": "54940edf1ec4312d",
+    "sarif/gitleaks_7.5.0.sarif": "ed0b677c8cd52df5",
+    "sarif/njsscan.sarif": "8be1fd96d0644284",
+}
+
+
+def _digest(findings: list[Finding]) -> str:
+    lines = [json.dumps(f.model_dump(mode="json"), sort_keys=True) + repr(sorted(f.model_fields_set)) for f in findings]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+@pytest.mark.corpus
+def test_corpus_findings_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = require_corpus()
+    for rel, want in FINDINGS.items():
+        fmt = rel.split("/", 1)[0]
+        for threshold in (1 << 40, 0):  # loaded, streamed
+            monkeypatch.setattr(trivy if fmt == "trivy" else sarif, "STREAM_ABOVE_BYTES", threshold)
+            got = _digest(list(get(fmt).parse(ReportSource(str(c / rel)), ParseContext())))
+            assert got == want, rel
+
+
+# -- entries with fields of any type ----------------------------------------------------------------
+
+ODD: list[Any] = [
+    None, 0, 1, 1.5, True, "", " x ", "é", " \u00e9 ", "\u2003pad\u2003", [], {}, {"a": 1}, ["x", 5], "x" * 70_000,
+    "CWE-79", ["CWE-79"], ["CWE-79", "CWE-20"], [79], ["79 "],
+    ["https://github.com/advisories/GHSA-aaaa-bbbb-cccc"],
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:X",
+    {"nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}, {"nvd": {"V3Vector": 5}},
+    {"ghsa": {"V3Vector": "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}, {"PURL": "pkg:npm/x@1"}, {"PURL": 5},
+]
+VULN = {
+    "VulnerabilityID": "CVE-2020-1234", "PkgName": "lodash", "InstalledVersion": "4.17.1", "FixedVersion": "4.17.21",
+    "Status": "fixed", "SeveritySource": "nvd", "Title": "Prototype pollution", "Description": "desc",
+    "Severity": "HIGH", "CweIDs": ["CWE-1321"],
+    "CVSS": {"nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
+    "References": ["https://nvd.nist.gov/vuln/detail/CVE-2020-1234"],
+}
+RESULT = {
+    "ruleId": "R1", "level": "error", "message": {"text": "found CVE-2020-1234 here"},
+    "locations": [{"physicalLocation": {"artifactLocation": {"uri": "file://a.py"},
+                                        "region": {"startLine": 3, "endLine": 4, "snippet": {"text": "x = 1"}}}}],
+}
+
+
+def _trivy_doc(rng: random.Random, trial: int) -> dict[str, Any]:
+    vulns = []
+    for k in range(rng.randrange(1, 4)):
+        v = copy.deepcopy(VULN)
+        for _ in range(rng.randrange(1, 4)):
+            field = rng.choice([*sorted(VULN), "PkgPath", "PkgIdentifier"])
+            if rng.random() < 0.15:
+                v.pop(field, None)
+            else:
+                v[field] = copy.deepcopy(rng.choice(ODD))
+        if trial % 3 == 0 and isinstance(v.get("VulnerabilityID"), str):
+            v["VulnerabilityID"] = f"CVE-2021-{trial:04d}{k}"  # no cache hit
+        vulns.append(v)
+    rtype = rng.choice(["debian", "npm", None, 5, "alpine"])
+    return {"SchemaVersion": 2, "ArtifactName": "img",
+            "Results": [{"Target": "t", "Class": "os-pkgs", "Type": rtype, "Vulnerabilities": vulns}]}
+
+
+def _sarif_doc(rng: random.Random) -> dict[str, Any]:
+    odd = [None, 0, 5, -1, "", " x ", "é", {"text": "CVE-2020-1111 in x"}, {"markdown": "m"}, [], {}, True,
+           {"text": " GHSA-aaaa-bbbb-cccc and CVE-2020-2222 "}, "CVE-2019-1234", "x" * 70_000]
+    results = []
+    for _ in range(rng.randrange(1, 4)):
+        r = copy.deepcopy(RESULT)
+        region = r["locations"][0]["physicalLocation"]["region"]
+        for _ in range(rng.randrange(1, 4)):
+            value = copy.deepcopy(rng.choice(odd))
+            target = rng.choice(["ruleId", "message", "startLine", "endLine", "uri"])
+            if target in ("ruleId", "message"):
+                r[target] = value
+            elif target == "uri":
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = value
+            else:
+                region[target] = value
+        results.append(r)
+    rules = [{"id": "R1", "shortDescription": {"text": "Rule one"}}]
+    return {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "semgrep", "rules": rules}}, "results": results}]}
+
+
+@pytest.mark.parametrize("fmt", ["trivy", "sarif"])
+def test_odd_entries_are_errors_or_valid_findings(fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the field types, a finding is what validating its fields again gives (nothing the
+    direct path skipped), or the entry is a ReportParseError naming where it is."""
+    rng = random.Random(5)
+    mod = trivy if fmt == "trivy" else sarif
+    made = refused = 0
+    for trial in range(150):
+        doc = _trivy_doc(rng, trial) if fmt == "trivy" else _sarif_doc(rng)
+        path = tmp_path / f"{trial}.json"
+        path.write_text(json.dumps(doc))
+        for threshold in (1 << 40, 0):
+            monkeypatch.setattr(mod, "STREAM_ABOVE_BYTES", threshold)
+            try:
+                findings = list(get(fmt).parse(ReportSource(str(path)), ParseContext()))
+            except ReportParseError as e:
+                assert e.position and ("Results[0]" in e.position or "results[" in e.position), e
+                refused += 1
+                continue
+            for f in findings:
+                again = Finding(**{name: getattr(f, name) for name in f.model_fields_set})
+                _same(f, again)
+                made += 1
+    assert made > 100 and refused > 20
