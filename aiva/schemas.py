@@ -55,10 +55,12 @@ class CVEReference(_Model):
     def of(cls, value: str) -> CVEReference:
         """Classify an advisory id; CVE and GHSA ids are upper-cased to compare equal."""
         v = value.strip()
+        # Validated from a dict (no BaseModel.__init__ pass): a large report meets thousands of ids.
         for pattern, kind in _VULN_ID_KINDS:
             if pattern.match(v):
-                return cls(id=v.upper() if kind == "cve" else "GHSA" + v[4:].lower(), kind=kind)
-        return cls(id=v, kind="other")
+                ident = v.upper() if kind == "cve" else "GHSA" + v[4:].lower()
+                return cls.__pydantic_validator__.validate_python({"id": ident, "kind": kind})  # type: ignore[no-any-return]
+        return cls.__pydantic_validator__.validate_python({"id": v, "kind": "other"})  # type: ignore[no-any-return]
 
 
 class CvssScore(_Model):
@@ -163,3 +165,5 @@ new_finding: Callable[[dict[str, Any]], Finding] = Finding.__pydantic_validator_
 """Validate a dict of a Finding's fields into a Finding: `Finding(**values)`, faster."""
 new_location: Callable[[dict[str, Any]], Location] = Location.__pydantic_validator__.validate_python
 """Validate a dict of a Location's fields into a Location: `Location(**values)`, faster."""
+new_component: Callable[[dict[str, Any]], Component] = Component.__pydantic_validator__.validate_python
+"""Validate a dict of a Component's fields into a Component: `Component(**values)`, faster."""

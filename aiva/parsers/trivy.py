@@ -52,7 +52,7 @@ from aiva.parsers.base import (
     vuln_ref_one,
     vuln_refs,
 )
-from aiva.schemas import Component, Finding, Location, ToolInfo, new_finding
+from aiva.schemas import Component, Finding, Location, ToolInfo, new_component, new_finding
 from aiva.secrets import redact, scrub, secret_hash
 
 SEVERITY = {
@@ -101,8 +101,8 @@ class TrivyParser:
         return head.startswith("[") and '"Target"' in head and legacy_keys
 
     def parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
-        """Yield one finding per vulnerability, failed misconfiguration, secret and license."""
-        yield from unique(self._parse(source, ctx))
+        """Yield one finding per vulnerability, failed misconfiguration, secret and license (lazily)."""
+        return unique(self._parse(source, ctx))
 
     def _parse(self, source: ReportSource, ctx: ParseContext) -> Iterator[Finding]:
         units = self.stream_units(source, ctx)
@@ -506,7 +506,9 @@ def _new_component(
     purl: Any, name: str, version: Any, ecosystem: str | None, fixed: Any, path: Any
 ) -> Component:
     """A validated Component (cached below: the same package recurs across a report)."""
-    return Component(purl=purl, name=name, version=version, ecosystem=ecosystem, fixed_version=fixed, path=path)
+    return new_component(
+        {"purl": purl, "name": name, "version": version, "ecosystem": ecosystem, "fixed_version": fixed, "path": path}
+    )
 
 
 @lru_cache(maxsize=65_536)
