@@ -10,6 +10,7 @@ import io
 import json
 import random
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -398,12 +399,53 @@ FINGERPRINTS = {
 }
 
 
-@pytest.mark.corpus
-def test_corpus_fingerprints_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+def _corpus_parses(monkeypatch: pytest.MonkeyPatch, rels: Iterable[str]) -> Iterator[tuple[str, list[Finding]]]:
+    """Each corpus file's findings, loaded and then streamed."""
     c = require_corpus()
-    for rel, want in FINGERPRINTS.items():
+    for rel in rels:
         fmt = rel.split("/", 1)[0]
         for threshold in (1 << 40, 0):  # loaded, streamed
             monkeypatch.setattr(trivy if fmt == "trivy" else sarif, "STREAM_ABOVE_BYTES", threshold)
-            fps = [f.fingerprint for f in get(fmt).parse(ReportSource(str(c / rel)), ParseContext())]
-            assert hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16] == want, rel
+            yield rel, list(get(fmt).parse(ReportSource(str(c / rel)), ParseContext()))
+
+
+@pytest.mark.corpus
+def test_corpus_fingerprints_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    for rel, findings in _corpus_parses(monkeypatch, FINGERPRINTS):
+        fps = [f.fingerprint for f in findings]
+        assert hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16] == FINGERPRINTS[rel], rel
+
+
+# -- whole findings of the corpus -------------------------------------------------------------------
+
+# sha256 (first 16 hex digits) of every finding's JSON (sorted keys) and fields set, in report order,
+# recorded from the general code before the hot paths were inlined; loaded and streamed alike.
+FINDINGS = {
+    "trivy/all_statuses.json": "d4b09ac83588ff4a",
+    "trivy/kubernetes.json": "ce6c4d3da333b757",
+    "trivy/legacy_many_vulns.json": "8396dfc17d98ac6e",
+    "trivy/license_scheme.json": "72da705184753af8",
+    "trivy/misconfigurations_and_secrets.json": "9ad49ed7938fb35f",
+    "trivy/scheme_2_many_vulns.json": "3626a5bf2b03c3ad",
+    "trivy/scheme_2_no_vuln.json": "e3b0c44298fc1c14",
+    "sarif/SuppressionTestCurrent.sarif": "530babbc47202afc",
+    "sarif/appendix_k.sarif": "86d553a9e5426e14",
+    "sarif/bash-report.sarif": "b96626af8701c18b",
+    "sarif/codeQL-output.sarif": "c3bf73e9d743687c",
+    "sarif/cxf-3.4.6.sarif": "3705c6328a0e6aaa",
+    "sarif/dependency_check.sarif": "54940edf1ec4312d",
+    "sarif/gitleaks_7.5.0.sarif": "ed0b677c8cd52df5",
+    "sarif/njsscan.sarif": "8be1fd96d0644284",
+}
+
+
+def _findings_digest(findings: list[Finding]) -> str:
+    lines = [json.dumps(f.model_dump(mode="json"), sort_keys=True) + repr(sorted(f.model_fields_set)) for f in findings]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+@pytest.mark.corpus
+def test_corpus_findings_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every field of every finding, as the general code gave them (the hot paths inline its helpers)."""
+    for rel, findings in _corpus_parses(monkeypatch, FINDINGS):
+        assert _findings_digest(findings) == FINDINGS[rel], rel
