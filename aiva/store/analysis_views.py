@@ -11,11 +11,12 @@ import orjson
 
 from aiva.compliance import ComplianceFinding, evaluate
 from aiva.correlation import correlate
+from aiva.enums import OPEN_STATUSES
 from aiva.gcpause import gc_paused
 from aiva.schemas import Finding
 from aiva.store import experience
 
-OPEN = ("new", "active", "reopened")
+OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
 # Finding fields correlation never reads: left in the database, so 100k open findings load in a
 # fraction of the time and memory (they are the bulk of each row).
 _NOT_CORRELATED = ("description", "references", "remediation", "cvss_v3", "cvss_v4", "tags", "warnings")
