@@ -152,7 +152,8 @@ def severity_from_table(value: object, table: dict[str, Severity], default: Seve
 
 
 @lru_cache(maxsize=65_536)
-def _cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
+def cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
+    """(score, None) for a CVSS v3/v4 vector string, or (None, the warning): scored once per vector."""
     v = vector.strip()
     try:
         if v.startswith("CVSS:4.0/"):
@@ -165,16 +166,11 @@ def _cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
         return None, f"invalid CVSS vector {v[:120]!r}: {e}"
 
 
-def cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
-    """(score, None) for a CVSS v3/v4 vector string, or (None, the warning): scored once per vector."""
-    return _cvss_cached(vector)
-
-
 def parse_cvss(vector: str | None, warnings: list[str]) -> CvssScore | None:
     """Score a CVSS v3/v4 vector with the `cvss` library; an invalid vector becomes a warning."""
     if not vector or not isinstance(vector, str):
         return None
-    score, warning = _cvss_cached(vector)
+    score, warning = cvss_cached(vector)
     if warning:
         warnings.append(warning)
     return score
@@ -236,7 +232,7 @@ PURL_TYPES: dict[str, str] = {
 def cwe_refs(values: Iterable[object], warnings: list[str]) -> tuple[CWEReference, ...]:
     """Normalise CWE ids ("CWE-79", 79, "79"), dropping duplicates; unreadable ones become warnings."""
     if type(values) is list and len(values) == 1 and type(values[0]) is str:  # the common case: one id
-        refs, warned = _cwe_one(values[0])
+        refs, warned = cwe_one(values[0])
         if warned:
             warnings.extend(warned)
         return refs
@@ -268,13 +264,9 @@ _cwe_refs_cached = lru_cache(maxsize=4_096)(_cwe_refs)
 
 
 @lru_cache(maxsize=4_096)
-def _cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
-    return _cwe_refs((value,))
-
-
 def cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
     """(refs, warnings) of `cwe_refs([value])` for one CWE id string (the usual case), cached."""
-    return _cwe_one(value)
+    return _cwe_refs((value,))
 
 
 def vuln_refs(values: Iterable[str | None]) -> tuple[CVEReference, ...]:
