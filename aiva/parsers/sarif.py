@@ -301,7 +301,7 @@ class SarifParser:
                 message += "\n\nAlso at: " + ", ".join(others)
         severity = d.severity if d.severity is not None else _level_severity(result, rule)
         vulns = [rule_id] if rule_id and _is_vuln_id(rule_id) else []
-        vulns += _VULN_IN_TEXT.findall(message[:2000])
+        vulns += _ids_in(message[:2000])
         # No id, or one (nearly every result): vuln_refs' answer without its general path.
         ids = vuln_ref_one(vulns[0]) if len(vulns) == 1 else vuln_refs(vulns) if vulns else ()
         end_line = region.get("endLine")
@@ -493,6 +493,32 @@ def _set_aside(js: JsonStream) -> tuple[bool, Any]:
             if len(kept) > DEFER_IN_MEMORY:
                 kept = None
     return (False, kept) if kept is not None else (True, start)
+
+
+def _ids_in(text: str) -> list[str]:
+    """`_VULN_IN_TEXT.findall(text)`, the regex tried only where an id can start.
+
+    Scanning a 130-character message costs the regex about 30k instructions, wherever it matches;
+    every match starts with "cve-" or "ghsa-" once case-folded (casefold, like the regex, takes the
+    long s for an s), and in ASCII text (lower-cased letter for letter) at the same index.
+    """
+    if not text.isascii():
+        folded = text.casefold()
+        return _VULN_IN_TEXT.findall(text) if "cve-" in folded or "ghsa-" in folded else []
+    low = text.lower()
+    starts: list[int] = []
+    for needle in ("cve-", "ghsa-"):
+        i = low.find(needle)
+        while i >= 0:
+            starts.append(i)
+            i = low.find(needle, i + 1)
+    found: list[str] = []
+    end = 0
+    for i in sorted(starts):
+        if i >= end and (m := _VULN_IN_TEXT.match(text, i)) is not None:  # \b sees text[i - 1]
+            found.append(m.group(1))
+            end = m.end()
+    return found
 
 
 @lru_cache(maxsize=4_096)

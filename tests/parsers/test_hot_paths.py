@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from aiva.enums import Confidence, FindingCategory, Severity
 from aiva.errors import ReportParseError
 from aiva.parsers import get, sarif, trivy
-from aiva.parsers.base import ParseContext, ReportSource
+from aiva.parsers.base import ParseContext, ReportSource, vuln_refs
 from aiva.schemas import Component, CWEReference, Finding, Location, ToolInfo, new_finding, new_location
 
 
@@ -175,3 +175,35 @@ def test_odd_entries_are_errors_or_valid_findings(fmt: str, tmp_path: Path, monk
                 _same(f, again)
                 made += 1
     assert made > 100 and refused > 20
+
+
+@pytest.mark.parametrize(("text", "ids"), [
+    ("found CVE-2020-1234 here", 1), ("cve-2020-12345 and ghsa-2345-6789-cfgh", 2),
+    ("GH\u017fA-2345-6789-cfgh (a long s: the regex takes it for an s)", 1), ("CvE-2021-0001,CVE-2021-0002", 2),
+    ("no advisory here", 0), ("x" * 1990 + " CVE-2020-1111", 0), ("xCVE-2020-1234 (no word boundary)", 0),
+    ("\uff23ve-2020-1234 (a fullwidth C)", 0),
+])
+def test_ids_in_sarif_messages_as_the_regex_finds_them(text: str, ids: int, tmp_path: Path) -> None:
+    """Only messages that hold "cve-"/"ghsa-" (case-folded) reach the regex: no id it finds is lost."""
+    doc = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "t", "rules": []}},
+                                         "results": [{"ruleId": "R", "message": {"text": text}}]}]}
+    path = tmp_path / "m.sarif"
+    path.write_text(json.dumps(doc))
+    (finding,) = get("sarif").parse(ReportSource(str(path)), ParseContext())
+    assert finding.vulnerability_ids == vuln_refs(sarif._VULN_IN_TEXT.findall(text[:2000]))
+    assert len(finding.vulnerability_ids) == ids
+
+
+def test_ids_in_text_same_as_findall() -> None:
+    """The id scan gives what the regex's findall gives, on text made of id fragments, in any case."""
+    rng = random.Random(3)
+    parts = ["CVE-2020-1234", "cve-2021-12345", "GHSA-2345-6789-cfgh", "gh\u017fa-2345-6789-CFGH",
+             "CVE-", "cve-", "cVe-", "2020", "-", "1234", "12345", "GHSA", "ghsa-", "gh\u017fa-", "2345", "cfgh",
+             "-6789", "x", " ", "é", "_", "9", ",", "(", ")", "ß", "\uff23", "\n"]
+    matched = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randrange(1, 16)))
+        want = sarif._VULN_IN_TEXT.findall(text)
+        assert sarif._ids_in(text) == want, text
+        matched += bool(want)
+    assert matched > 200
