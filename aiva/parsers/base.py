@@ -152,8 +152,7 @@ def severity_from_table(value: object, table: dict[str, Severity], default: Seve
 
 
 @lru_cache(maxsize=65_536)
-def cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
-    """(score, None) for a CVSS v3/v4 vector string, or (None, the warning): scored once per vector."""
+def _cvss_cached(vector: str) -> tuple[CvssScore | None, str | None]:
     v = vector.strip()
     try:
         if v.startswith("CVSS:4.0/"):
@@ -170,7 +169,7 @@ def parse_cvss(vector: str | None, warnings: list[str]) -> CvssScore | None:
     """Score a CVSS v3/v4 vector with the `cvss` library; an invalid vector becomes a warning."""
     if not vector or not isinstance(vector, str):
         return None
-    score, warning = cvss_cached(vector)
+    score, warning = _cvss_cached(vector)
     if warning:
         warnings.append(warning)
     return score
@@ -232,7 +231,7 @@ PURL_TYPES: dict[str, str] = {
 def cwe_refs(values: Iterable[object], warnings: list[str]) -> tuple[CWEReference, ...]:
     """Normalise CWE ids ("CWE-79", 79, "79"), dropping duplicates; unreadable ones become warnings."""
     if type(values) is list and len(values) == 1 and type(values[0]) is str:  # the common case: one id
-        refs, warned = cwe_one(values[0])
+        refs, warned = _cwe_one(values[0])
         if warned:
             warnings.extend(warned)
         return refs
@@ -264,13 +263,17 @@ _cwe_refs_cached = lru_cache(maxsize=4_096)(_cwe_refs)
 
 
 @lru_cache(maxsize=4_096)
-def cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
-    """(refs, warnings) of `cwe_refs([value])` for one CWE id string (the usual case), cached."""
+def _cwe_one(value: str) -> tuple[tuple[CWEReference, ...], tuple[str, ...]]:
     return _cwe_refs((value,))
 
 
 def vuln_refs(values: Iterable[str | None]) -> tuple[CVEReference, ...]:
     """Normalise advisory ids (CVE, GHSA, other), dropping duplicates, keeping order."""
+    if type(values) is list and len(values) <= 1:  # the usual cases: no id, or one
+        if not values:
+            return ()
+        if type(values[0]) is str:
+            return vuln_ref_one(values[0])
     vals = tuple(values)
     if all(type(v) is str or v is None for v in vals):
         return _vuln_refs_cached(vals)

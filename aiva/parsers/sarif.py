@@ -65,7 +65,6 @@ from aiva.parsers.base import (
     first,
     parse_cvss,
     severity_from_table,
-    vuln_ref_one,
     vuln_refs,
 )
 from aiva.schemas import CvssScore, CWEReference, Finding, ToolInfo, new_finding, new_location
@@ -302,8 +301,6 @@ class SarifParser:
         severity = d.severity if d.severity is not None else _level_severity(result, rule)
         vulns = [rule_id] if rule_id and _is_vuln_id(rule_id) else []
         vulns += _ids_in(message[:2000])
-        # No id, or one (nearly every result): vuln_refs' answer without its general path.
-        ids = vuln_ref_one(vulns[0]) if len(vulns) == 1 else vuln_refs(vulns) if vulns else ()
         end_line = region.get("endLine")
         return new_finding({
             "fingerprint": fingerprint(self.fingerprint_version, rc.tool.name, rule_id, *identity),
@@ -317,7 +314,7 @@ class SarifParser:
             "severity": severity,
             "confidence": d.confidence,
             "cwes": d.cwes(is_secret, warnings),
-            "vulnerability_ids": ids,
+            "vulnerability_ids": vuln_refs(vulns),
             "cvss_v3": d.cvss(warnings),
             "location": new_location({
                 "file_path": _strip_file_scheme(uri),

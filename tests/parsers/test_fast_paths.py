@@ -419,7 +419,7 @@ def test_corpus_fingerprints_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- whole findings of the corpus -------------------------------------------------------------------
 
 # sha256 (first 16 hex digits) of every finding's JSON (sorted keys) and fields set, in report order,
-# recorded from the general code before the hot paths were inlined; loaded and streamed alike.
+# recorded from the code before the hot-path changes; loaded and streamed alike.
 FINDINGS = {
     "trivy/all_statuses.json": "d4b09ac83588ff4a",
     "trivy/kubernetes.json": "ce6c4d3da333b757",

@@ -1,8 +1,9 @@
 """The hot paths of large reports build the same findings as the general code: `new_finding` and
 `new_location` (a dict validated directly) equal the models' own constructors, errors included, and
-the Trivy and SARIF per-entry code, with its helpers' common cases inlined, gives, on entries with
-fields of any type, either a ReportParseError or findings that validation leaves unchanged (that it
-gives every field of every corpus finding as before: test_fast_paths.test_corpus_findings_unchanged).
+the Trivy and SARIF per-entry code (validated from a dict, vuln_refs' one-id path) gives, on entries
+with fields of any type, either a ReportParseError or findings that validation leaves unchanged
+(that it gives every field of every corpus finding as before:
+test_fast_paths.test_corpus_findings_unchanged).
 """
 
 from __future__ import annotations
