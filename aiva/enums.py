@@ -79,6 +79,8 @@ class VulnerabilityStatus(str, Enum):
 
 
 OPEN_STATUSES = frozenset({VulnerabilityStatus.NEW, VulnerabilityStatus.ACTIVE, VulnerabilityStatus.REOPENED})
+# Their values, in a fixed order: for SQL (`status = ANY(...)`) and for rows read back as text.
+OPEN_STATUS_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
 HUMAN_STATUSES = frozenset(
     {VulnerabilityStatus.FALSE_POSITIVE, VulnerabilityStatus.RISK_ACCEPTED, VulnerabilityStatus.OUT_OF_SCOPE}
 )

@@ -11,12 +11,11 @@ import orjson
 
 from aiva.compliance import ComplianceFinding, evaluate
 from aiva.correlation import correlate
-from aiva.enums import OPEN_STATUSES
+from aiva.enums import OPEN_STATUS_VALUES
 from aiva.gcpause import gc_paused
 from aiva.schemas import Finding
 from aiva.store import experience
 
-OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
 # Finding fields correlation never reads: left in the database, so 100k open findings load in a
 # fraction of the time and memory (they are the bulk of each row).
 _NOT_CORRELATED = ("description", "references", "remediation", "cvss_v3", "cvss_v4", "tags", "warnings")
@@ -39,7 +38,7 @@ async def vulnerabilities(conn: asyncpg.Connection, run_id: str, auto_close: flo
          WHERE f.product_id = $1 AND f.status = ANY($2::text[])
            AND f.asset_id IN (SELECT DISTINCT asset_id FROM findings WHERE last_seen_run = $3)
         """,
-        product_id, list(OPEN), run_id, list(_NOT_CORRELATED))
+        product_id, list(OPEN_STATUS_VALUES), run_id, list(_NOT_CORRELATED))
     by_fp: dict[str, int] = {}
     current: dict[int, tuple[str | None, str | None]] = {}
     findings = []
@@ -116,7 +115,7 @@ async def correlated_issues(conn: asyncpg.Connection, product_id: int, limit: in
         HAVING count(DISTINCT f.tool) > 1
          ORDER BY count(*) DESC, max(f.risk_score) DESC, f.group_key
          LIMIT $3
-        """, product_id, list(OPEN), limit)
+        """, product_id, list(OPEN_STATUS_VALUES), limit)
     return [dict(r) for r in rows]
 
 
@@ -134,7 +133,7 @@ async def threats(conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
                   FROM vuln_intel vi WHERE vi.vuln_id = ANY(f.vuln_ids)) k ON true
          WHERE f.last_seen_run = $1 AND f.status = ANY($2::text[])
         """,
-        run_id, list(OPEN))
+        run_id, list(OPEN_STATUS_VALUES))
     result = dict(row) if row else {}
     await conn.execute("UPDATE runs SET threats = COALESCE(threats, '{}'::jsonb) || $2::jsonb WHERE run_id = $1",
                        run_id, orjson.dumps(result).decode())

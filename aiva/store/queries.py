@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from aiva.enums import OPEN_STATUSES
+from aiva.enums import OPEN_STATUS_VALUES
 
 _CHANGE = {None: "unchanged", "new": "new", "reopened": "reopened", "mitigated": "mitigated"}
 
@@ -84,7 +84,7 @@ async def export_run_findings(conn: asyncpg.Connection, run_id: str, out: Path, 
     n = 0
     with open(out, "wb") as fh:
         async with conn.transaction():
-            async for r in conn.cursor(sql, run_id, sorted(s.value for s in OPEN_STATUSES), prefetch=2000):
+            async for r in conn.cursor(sql, run_id, list(OPEN_STATUS_VALUES), prefetch=2000):
                 change = _CHANGE.get(r["to_status"], "unchanged")
                 group = (b"null" if r["group_key"] is None else orjson.dumps(
                     {"group": r["group_key"], "rule": r["group_rule"], "also_reported_by": r["also"] or []}))

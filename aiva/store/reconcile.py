@@ -14,12 +14,11 @@ import orjson
 
 from aiva import lifecycle
 from aiva.contracts import AnalysisResult
-from aiva.enums import OPEN_STATUSES, VulnerabilityStatus
+from aiva.enums import OPEN_STATUS_VALUES, VulnerabilityStatus
 from aiva.store.triage import apply_rules
 
 UNSPECIFIED_ASSET = "(unspecified)"
 SAGA_ACTOR = "aiva-saga"
-_OPEN = [s.value for s in OPEN_STATUSES]
 
 
 async def lock_product(conn: asyncpg.Connection, product_id: int) -> None:
@@ -97,7 +96,7 @@ async def analyze_run(conn: asyncpg.Connection, run_id: str) -> AnalysisResult:
              WHERE f.product_id = $1 AND f.status = ANY($2::text[])
                AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.fingerprint = f.fingerprint)
             """,
-            product_id, _OPEN,
+            product_id, list(OPEN_STATUS_VALUES),
         )
 
         # (finding id, from, to, reason, fingerprint: set for a finding this run saw)

@@ -14,11 +14,10 @@ import datetime as dt
 import asyncpg
 
 from aiva.contracts import RiskResult
-from aiva.enums import OPEN_STATUSES, BusinessCriticality, Environment, RiskLevel, Severity
+from aiva.enums import OPEN_STATUS_VALUES, BusinessCriticality, Environment, RiskLevel, Severity
 from aiva.risk import AssetContext, ThreatIntel, score_finding
 
 INTEL_LOCK_KEY = "aiva-intel"
-_OPEN = {s.value for s in OPEN_STATUSES}
 
 
 async def lock_intel_shared(conn: asyncpg.Connection) -> dt.datetime:
@@ -74,7 +73,7 @@ async def score_selected(conn: asyncpg.Connection, snapshot: dt.datetime) -> dic
         stamp = snapshot if with_intel else None
         if not _unchanged(r, rs.score, rs.level.value, in_kev, epss, stamp):
             updates.append((r["id"], rs.score, rs.level.value, in_kev, epss, stamp))
-        if r["status"] in _OPEN:
+        if r["status"] in OPEN_STATUS_VALUES:
             by_level[rs.level.value] += 1
     if updates:
         await conn.execute(
